@@ -34,5 +34,6 @@ from .losses import (
 from .model import Sequential, mlp
 from .numerics import log_softmax, logsumexp, sigmoid, softmax, softmax_jacobian, softmax_vjp, softplus
 from .objective import l2_penalty, value_and_grad
+from .gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
 
 __all__ = [name for name in dir() if not name.startswith("_")]
