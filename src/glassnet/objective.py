@@ -25,7 +25,7 @@ from .errors import ConfigError
 from .losses import Loss
 from .model import Sequential
 
-__all__ = ["l2_penalty", "value_and_grad"]
+__all__ = ["l2_penalty", "forward_backward", "value_and_grad"]
 
 
 def l2_penalty(model: Sequential, l2: float, m: int, reduction: str = "mean") -> float:
@@ -37,7 +37,7 @@ def l2_penalty(model: Sequential, l2: float, m: int, reduction: str = "mean") ->
     return scale * sum(float(np.sum(params[name].astype(np.float64) ** 2)) for name in model.weight_names())
 
 
-def value_and_grad(
+def forward_backward(
     model: Sequential,
     loss: Loss,
     X: np.ndarray,
@@ -47,10 +47,11 @@ def value_and_grad(
     training: bool = False,
     rng: np.random.Generator | None = None,
     need_input_grad: bool = False,
-) -> tuple[float, np.ndarray | None]:
-    """Forward, loss, backward: return ``J`` and (optionally) ``dJ/dX``; ``model.grads()`` holds ``dJ/dparams``.
+) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Forward, loss, backward: return ``(J, outputs, dJ/dX or None)``; ``model.grads()`` holds ``dJ/dparams``.
 
-    X : (m, n_in) in the model's dtype; y : (m,) labels or (m, k) target rows.
+    X : (m, n_in) in the model's dtype; y : (m,) labels or (m, k) target rows;
+    outputs : (m, k) what the network produced (the trainer counts hits on it).
     """
     if not (l2 >= 0.0 and np.isfinite(l2)):
         raise ConfigError(f"l2 must be a finite number >= 0, got {l2!r}")
@@ -64,4 +65,22 @@ def value_and_grad(
         params, grads = model.params(), model.grads()
         for name in model.weight_names():
             grads[name] += coef * params[name]
+    return value, outputs, grad_X
+
+
+def value_and_grad(
+    model: Sequential,
+    loss: Loss,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    l2: float = 0.0,
+    training: bool = False,
+    rng: np.random.Generator | None = None,
+    need_input_grad: bool = False,
+) -> tuple[float, np.ndarray | None]:
+    """:func:`forward_backward` without the outputs: ``(J, dJ/dX or None)``."""
+    value, _, grad_X = forward_backward(
+        model, loss, X, y, l2=l2, training=training, rng=rng, need_input_grad=need_input_grad
+    )
     return value, grad_X
