@@ -115,14 +115,14 @@ def test_resuming_from_a_state_matches_an_uninterrupted_run():
         return gn.mlp([4, 8, 3], "tanh", dropout=0.1, rng=3)
 
     full = make()
-    fit(full, X, y, optimizer=SGD(lr=0.1, momentum=0.9), epochs=4, batch_size=16, rng=np.random.default_rng(9))
+    fit(full, X, y, optimizer=SGD(lr=0.1, momentum=0.9), epochs=4, batch_size=16, validation_split=0.2, rng=np.random.default_rng(9))
 
     part = make()
     rng = np.random.default_rng(9)
     opt = SGD(lr=0.1, momentum=0.9)
-    state = TrainState(opt_state=opt.init(part.params()))
-    fit(part, X, y, optimizer=opt, epochs=2, batch_size=16, rng=rng, state=state)
-    fit(part, X, y, optimizer=opt, epochs=4, batch_size=16, rng=rng, state=state)
+    state = TrainState(rng=rng)
+    fit(part, X, y, optimizer=opt, epochs=2, batch_size=16, validation_split=0.2, rng=rng, state=state)
+    fit(part, X, y, optimizer=opt, epochs=4, batch_size=16, validation_split=0.2, rng=rng, state=state)
     for name, value in full.params().items():
         np.testing.assert_array_equal(value, part.params()[name])
     assert len(state.history) == 4

@@ -116,6 +116,10 @@ class TrainState:
     position: int = 0  # samples of the current epoch already used
     order: np.ndarray | None = None  # this epoch's sample order
     opt_state: Any = None
+    #: the run's one generator (split, shuffles, dropout); its state is part of a checkpoint
+    rng: np.random.Generator | None = None
+    #: indices of the validation samples held out by ``validation_split`` (fixed for the whole run)
+    val_index: np.ndarray | None = None
     history: History = field(default_factory=History)
     best_score: float = math.inf
     best_params: dict[str, np.ndarray] | None = None
@@ -280,7 +284,11 @@ def fit(
     loss = get_loss(loss)
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
-    gen = as_generator(rng)
+    if state is None:
+        state = TrainState(rng=as_generator(rng))
+    elif state.rng is None:
+        state.rng = as_generator(rng)
+    gen = state.rng
     X = model.check_input(X)
     y = check_labels(y, model.n_outputs if loss.expects != "any" or np.ndim(y) == 1 else None, X.shape[0])
 
@@ -288,9 +296,12 @@ def fit(
         X_val = model.check_input(validation_data[0])
         y_val = check_labels(validation_data[1], model.n_outputs, X_val.shape[0])
     elif validation_split:
-        train_idx, val_idx = stratified_split(y, validation_split, gen)
-        X_val, y_val = X[val_idx], y[val_idx]
-        X, y = X[train_idx], y[train_idx]
+        if state.val_index is None:
+            state.val_index = stratified_split(y, validation_split, gen)[1]
+        keep = np.ones(X.shape[0], dtype=bool)
+        keep[state.val_index] = False
+        X_val, y_val = X[state.val_index], y[state.val_index]
+        X, y = X[keep], y[keep]
     else:
         X_val = y_val = None
     if early_stopping is not None and early_stopping.monitor == "val_loss" and X_val is None:
@@ -305,8 +316,8 @@ def fit(
         raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
 
     params, grads = model.params(), model.grads()
-    if state is None:
-        state = TrainState(opt_state=optimizer.init(params))
+    if state.opt_state is None:
+        state.opt_state = optimizer.init(params)
     steps_per_epoch = -(-n // batch_size)
     schedule = getattr(optimizer, "lr", None)
     x_buffer = np.empty((batch_size, X.shape[1]), dtype=model.dtype)
