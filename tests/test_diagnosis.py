@@ -1,0 +1,106 @@
+"""Each diagnosis is proven on a planted bug, and a healthy check gets none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.diagnosis import cross_check_softmax, diagnose
+from glassnet.gradcheck import gradcheck
+from glassnet.layers import Dense
+from glassnet.losses import CrossEntropy, SoftmaxCrossEntropy
+
+from test_gradcheck import ElementwiseSoftmax, FlippedDense, NoMeanCrossEntropy, subtracted_l2
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(7)
+    return rng.standard_normal((8, 5)), rng.integers(0, 4, 8)
+
+
+def codes(found):
+    return [d.code for d in found]
+
+
+def test_healthy_check_has_no_diagnosis(data):
+    X, y = data
+    model, loss = gn.mlp([5, 6, 4], "tanh", rng=0), SoftmaxCrossEntropy()
+    assert diagnose(gradcheck(model, loss, X, y), model, loss, X, y) == []
+
+
+def test_missing_one_over_m(data):
+    X, y = data
+    model, loss = gn.mlp([5, 6, 4], "tanh", rng=0), NoMeanCrossEntropy()
+    found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
+    assert codes(found)[0] == "scale"
+    assert "batch size m = 8" in found[0].verdict and "1/m" in found[0].verdict
+    assert "loss" in codes(found)  # and the loss alone is shown to disagree with its value
+
+
+def test_sign_flip_names_sign_and_layer(data):
+    X, y = data
+    model = gn.Sequential([Dense(5, 6), gn.Activation("tanh"), FlippedDense(6, 4)], rng=0, dtype=np.float64)
+    loss = SoftmaxCrossEntropy()
+    found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
+    assert codes(found)[:2] == ["sign", "weights"]
+    layer = next(d for d in found if d.code == "layer")
+    assert layer.verdict.startswith("layer 2 (Dense(6->4))")
+
+
+def test_l2_mismatch_confirmed_by_growing_error(data):
+    X, y = data
+    model, loss = gn.mlp([5, 6, 4], "softplus", rng=0), SoftmaxCrossEntropy()
+    report = gradcheck(model, loss, X, y, l2=0.5, value_and_grad_fn=subtracted_l2)
+    found = diagnose(report, model, loss, X, y, l2=0.5, value_and_grad_fn=subtracted_l2)
+    assert "l2" in codes(found)
+    assert "added, not subtracted" in next(d for d in found if d.code == "l2").advice
+
+
+def test_elementwise_softmax_is_blamed_on_the_softmax_layer(data):
+    X, y = data
+    model = gn.Sequential([Dense(5, 4), ElementwiseSoftmax()], rng=0, dtype=np.float64)
+    loss = CrossEntropy()
+    found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
+    layer = next(d for d in found if d.code == "layer")
+    assert layer.verdict.startswith("layer 1 (ElementwiseSoftmax)")
+
+
+def test_kinks_are_reported_as_not_a_bug():
+    X = np.array([[0.0, 1e-4, 0.3]])
+    report = gn.check_layer(gn.Activation("relu"), X.shape, X=X)
+    found = diagnose(report)
+    assert codes(found) == ["kinks"] and "not a bug" in found[0].verdict
+
+
+def test_float32_only_failure_is_precision(data):
+    X, y = data
+    model, loss = gn.mlp([5, 6, 4], "tanh", rng=0), SoftmaxCrossEntropy()
+    # a float32 check held to float64's tolerance fails; float64 passes: precision
+    report = gradcheck(model, loss, X, y, dtype=np.float32, rtol=1e-6)
+    assert not report.passed
+    found = diagnose(report, model, loss, X, y)
+    assert codes(found) == ["precision"]
+
+
+def test_loss_that_clips_its_value_but_not_its_gradient_is_caught(data):
+    X, y = data
+
+    class ClippedCrossEntropy(CrossEntropy):
+        def __call__(self, outputs, targets):
+            value, grad = super().__call__(np.maximum(outputs, 0.2), targets)  # clips the value only
+            return value, super().__call__(outputs, targets)[1]
+
+    model = gn.mlp([5, 6, 4], "tanh", output="softmax", rng=0, dtype=np.float64)
+    loss = ClippedCrossEntropy()
+    report = gradcheck(model, loss, X, y)
+    assert not report.passed
+    found = diagnose(report, model, loss, X, y)
+    assert "loss" in codes(found)
+
+
+def test_fused_unfused_and_numeric_agree():
+    rng = np.random.default_rng(0)
+    diffs = cross_check_softmax(rng.normal(size=(5, 4)), rng.integers(0, 4, 5))
+    assert max(diffs.values()) < 1e-10
