@@ -44,7 +44,8 @@ def _random_labels(seed: int, n: int, k: int, skew: bool = False):
     return y_true, y_pred
 
 
-CASES = [(seed, n, k, skew) for seed, (n, k) in enumerate([(50, 3), (200, 10), (7, 5), (1, 4), (30, 2)]) for skew in (False, True)]
+SIZES = [(50, 3), (200, 10), (7, 5), (1, 4), (30, 2)]
+CASES = [(seed, n, k, skew) for seed, (n, k) in enumerate(SIZES) for skew in (False, True)]
 
 
 # ---------------------------------------------------------------- agreement with scikit-learn

@@ -29,7 +29,7 @@ logits via ``log_softmax`` (no clipping needed, finite for any logits).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -62,9 +62,8 @@ def _as_labels(labels: np.ndarray, role: str, n_classes: int | None = None) -> n
         raise ShapeError(f"{role} must be a 1-D array of class indices (n_samples,), got shape {labels.shape}")
     if labels.dtype.kind == "b" or labels.dtype.kind not in "iuf":
         raise DataError(f"{role} must hold integer class indices, got dtype {labels.dtype}")
-    if labels.dtype.kind == "f":
-        if not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
-            raise DataError(f"{role} must hold integer class indices, got non-integer values")
+    if labels.dtype.kind == "f" and not (np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))):
+        raise DataError(f"{role} must hold integer class indices, got non-integer values")
     labels = labels.astype(np.int64)
     if n_classes is not None and labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         bad = labels[(labels < 0) | (labels >= n_classes)]
