@@ -105,6 +105,7 @@ class StepInfo:
     outputs: np.ndarray
     grads: dict[str, np.ndarray]
     updates: dict[str, np.ndarray]
+    state: "TrainState"
 
 
 @dataclass
@@ -362,7 +363,7 @@ def fit(
                 state.epoch_steps += 1
                 state.epoch_correct += _n_correct(outputs, yb)
                 if callbacks:
-                    _call(callbacks, "on_batch_end", StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates))
+                    _call(callbacks, "on_batch_end", StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
                 if state.stop:
                     break
             state.epoch_seconds += time.perf_counter() - started
