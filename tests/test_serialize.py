@@ -205,6 +205,8 @@ def test_unregistered_layer_or_activation_cannot_be_saved(tmp_path):
             save_model(tmp_path / "m.npz", gn.Sequential(layers, rng=0))
     with pytest.raises(ConfigError, match="Sequential"):
         save_model(tmp_path / "m.npz", Dense(2, 3))
+    with pytest.raises(ConfigError, match="meta must be a dict"):
+        save_model(tmp_path / "m.npz", gn.Sequential([Dense(2, 3)], rng=0), meta=["x"])
     assert os.listdir(tmp_path) == []
 
 
@@ -371,9 +373,10 @@ def test_pickled_objects_are_refused_without_being_executed(tmp_path, saved, whe
             pickle.load(f).close()
     else:
         loaded = np.load(path, allow_pickle=True)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            for name in loaded.files:
-                loaded[name]
+        members = [loaded[name] for name in loaded.files] if isinstance(loaded, np.lib.npyio.NpzFile) else [loaded]
+        for array in members:
+            if array.dtype == object:
+                array[0].close()  # the file object the trap opened
     assert marker.exists()
 
 
@@ -413,6 +416,8 @@ def test_pickled_objects_are_refused_without_being_executed(tmp_path, saved, whe
         (lambda h, a: h["layers"].insert(0, {"type": "Dense", "config": {"n_in": 5, "n_out": 5, "init": "auto"}}),
          "parameter '0.W' has shape (5, 7), but layer 0 is Dense(5->5)"),
         (lambda h, a: h["layers"].pop(), "do not match the layers"),
+        (lambda h, a: h["layers"].append({"type": "Dense", "config": {"n_in": 3, "n_out": 10**9, "init": "auto"}}),
+         "parameter '7.W' of layer 7 (Dense(3->1000000000)) is not in the file"),
         (lambda h, a: (h["layers"][3]["config"].update(n_in=8), h["arrays"]["3.W"].update(shape=[8, 6]),
                        a.update({"3.W": np.zeros((8, 6), np.float32)})),
          "do not form a consistent model"),

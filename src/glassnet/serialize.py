@@ -534,6 +534,8 @@ def save_model(path: str | os.PathLike, model: Sequential, *, meta: Mapping[str,
     """
     if not isinstance(model, Sequential):
         raise ConfigError(f"save_model needs a glassnet Sequential, got {type(model).__name__}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise ConfigError(f"meta must be a dict, got {type(meta).__name__}")
     layers = []
     for i, layer in enumerate(model.layers):
         type_name = type(layer).__name__
@@ -600,7 +602,9 @@ def _model_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequen
         if isinstance(layer, Dense):  # check the size before Sequential allocates weights of that size
             for key, want in (("W", (layer.n_in, layer.n_out)), ("b", (layer.n_out,))):
                 got = arrays.get(f"{i}.{key}")
-                if got is not None and got.shape != want:
+                if got is None:
+                    raise _Refused(f"parameter '{i}.{key}' of layer {i} ({layer.describe()}) is not in the file")
+                if got.shape != want:
                     raise _Refused(f"parameter '{i}.{key}' has shape {got.shape}, but layer {i} is {layer.describe()}")
         layers.append(layer)
     try:
