@@ -87,6 +87,7 @@ __all__ = [
     "MAX_META_BYTES",
     "atomic_open",
     "atomic_write",
+    "atomic_write_text",
     "sha256_of_arrays",
     "save_arrays",
     "load_arrays",
@@ -103,7 +104,8 @@ MAX_META_BYTES = 64 * 2**20
 
 _META = "__meta__"
 _ZIP_MAGIC = b"PK\x03\x04"
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z")
+#: array names: "/"-separated segments of letters, digits, "_", ".", "-", none starting with "." or "-".
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
 _SHA_RE = re.compile(r"[0-9a-f]{64}\Z")
 _RESERVED = ("format", "format_version", "glassnet_version", "arrays", "sha256")
 #: dtype name in the metadata -> the little-endian dtype stored; nothing else is accepted.
@@ -160,6 +162,12 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[BinaryIO], None]) 
     """Call ``write_fn(f)`` on a binary file that atomically becomes ``path`` (see :func:`atomic_open`)."""
     with atomic_open(path, "wb") as f:
         write_fn(f)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> None:
+    """Atomically replace ``path`` with ``text`` (reports, JSON histories; see :func:`atomic_open`)."""
+    with atomic_open(path, "w", encoding=encoding) as f:
+        f.write(text)
 
 
 def _create_temp(directory: str, base: str) -> tuple[int, str]:
@@ -292,8 +300,9 @@ def save_arrays(
 ) -> None:
     """Write ``arrays`` and the JSON ``meta`` atomically to ``path`` as a ``kind`` archive.
 
-    ``arrays`` maps names (letters, digits, ``_ . -``; not ``__meta__``) to
-    bool/int/float arrays.  ``meta`` must be JSON-serialisable (numpy scalars
+    ``arrays`` maps names (``"/"``-separated segments of letters, digits and
+    ``_ . -``, each starting with a letter, digit or ``_``, e.g. ``"0.W"`` or
+    ``"opt/m/0.W"``; not ``__meta__``) to bool/int/float arrays.  ``meta`` must be JSON-serialisable (numpy scalars
     and arrays are converted to numbers and lists) and must not use the
     reserved keys ``format, format_version, glassnet_version, arrays, sha256``.
     Raises :class:`ConfigError` (before touching ``path``) for anything that
@@ -317,7 +326,8 @@ def _encode(
     for name in sorted(arrays):
         if not isinstance(name, str) or not _NAME_RE.match(name) or name == _META:
             raise ConfigError(
-                f"array name {name!r} is not allowed: use letters, digits, '_', '.', '-' (and not {_META!r})"
+                f"array name {name!r} is not allowed: use '/'-separated parts made of letters, digits, "
+                f"'_', '.', '-', each starting with a letter, digit or '_' (and not {_META!r})"
             )
         members[name] = _canonical(name, arrays[name])
     user = _to_json(meta, "meta")
