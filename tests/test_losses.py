@@ -456,14 +456,12 @@ def test_bce_nll_mse_match_pytorch():
         np.testing.assert_allclose(grad, ot.grad.numpy(), rtol=1e-10, atol=1e-15, err_msg=repr(loss))
 
 
-# ---------------------------------------------------------------- known gaps (strict xfail: they flip when fixed)
-@pytest.mark.xfail(strict=True, raises=IndexError, reason="Loss._check indexes np.shape(targets)[0] of a 0-d target")
+# ---------------------------------------------------------------- target validation
 def test_scalar_target_raises_shape_error():
     with pytest.raises(ShapeError):
         SoftmaxCrossEntropy()(np.zeros((1, 4)), np.array(2))
 
 
-@pytest.mark.xfail(strict=True, reason="as_target_matrix promises DataError for negative target rows but does not check")
 @pytest.mark.parametrize("loss_cls", _CE_FAMILY, ids=lambda c: c.name)
 def test_negative_soft_targets_raise_data_error(loss_cls):
     with pytest.raises(DataError):

@@ -51,8 +51,8 @@ def register(cls):
 def as_target_matrix(targets: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Integer labels ``(m,)`` -> one-hot ``(m, k)``; a ``(m, k)`` matrix is checked and returned.
 
-    Raises :class:`DataError` for labels out of ``[0, k)``, non-integer labels,
-    or rows that are not probability vectors (negative entries).
+    Raises :class:`DataError` for labels out of ``[0, k)``, non-integer labels
+    or NaN/inf in target rows (the cross-entropy losses also refuse negative entries).
     """
     targets = np.asarray(targets)
     if targets.ndim == 1:
@@ -101,6 +101,8 @@ class Loss:
     def _check(self, outputs: np.ndarray, targets: np.ndarray) -> None:
         if outputs.ndim != 2:
             raise ShapeError(f"{self.name} expects outputs of shape (m, k), got {outputs.shape}")
+        if np.ndim(targets) == 0:
+            raise ShapeError(f"{self.name}: targets must be labels (m,) or rows (m, k), got a single number")
         if np.shape(targets)[0] != outputs.shape[0]:
             raise ShapeError(
                 f"{self.name}: {outputs.shape[0]} outputs but {np.shape(targets)[0]} targets"
@@ -151,6 +153,8 @@ class _WeightedCrossEntropyBase(Loss):
         """Return ``(A, D)`` as described in the class docstring."""
         labels = np.asarray(targets)
         A = as_target_matrix(labels, n_classes, dtype)
+        if labels.ndim == 2 and np.any(A < 0):
+            raise DataError(f"{self.name}: target rows must be probabilities (no negative entries)")
         eps = self.label_smoothing
         if eps:
             A = (1.0 - eps) * A + eps / n_classes

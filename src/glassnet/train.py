@@ -80,15 +80,20 @@ class History:
         return len(self.records)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN (no validation data, a diverged loss) becomes None."""
+        def clean(record: EpochRecord) -> dict[str, Any]:
+            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(record).items()}
+
         return {
-            "records": [asdict(r) for r in self.records],
+            "records": [clean(r) for r in self.records],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
-        return cls([EpochRecord(**r) for r in data["records"]], data.get("best_epoch"), data.get("stopped_early", False))
+        records = [EpochRecord(**{k: (math.nan if v is None else v) for k, v in r.items()}) for r in data["records"]]
+        return cls(records, data.get("best_epoch"), data.get("stopped_early", False))
 
 
 @dataclass
