@@ -10,7 +10,9 @@ digits), which :mod:`glassnet.preprocess` uses to scale pixels to [0, 1].
 Where a named dataset is looked for, in this order (the first folder that has
 all four files wins)::
 
-    1. data_dir=... (the folder itself, or data_dir/<name>/)
+    1. data_dir=... (data_dir/<name>/ or the folder itself); an explicit data_dir
+       holding only one split (e.g. only MNIST's t10k files) is used as it is,
+       that split divided into train / held-out parts (see split_test)
     2. $GLASSNET_DATA/<name>/
     3. the user cache: $XDG_CACHE_HOME/glassnet/<name>/ or ~/.cache/glassnet/<name>/
     4. system folders: /usr/share/datasets/<name>/ (Debian's dataset-fashion-mnist

@@ -213,7 +213,8 @@ def read_idx(path_or_fileobj: PathOrFile) -> np.ndarray:
 
     Raises :class:`FileFormatError` (and nothing else for bad content) when
     the file is not a valid IDX file; the message names the file and the fault,
-    e.g. ``truncated: expected 7840000 bytes of data, found 7839000``.
+    e.g. ``truncated: expected 7840000 bytes of data, found 7839000``.  A path
+    that cannot be opened at all raises the usual OSError (FileNotFoundError, ...).
     """
     if isinstance(path_or_fileobj, (str, os.PathLike)):
         path = Path(path_or_fileobj)
