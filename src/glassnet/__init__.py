@@ -35,5 +35,11 @@ from .model import Sequential, mlp
 from .numerics import log_softmax, logsumexp, sigmoid, softmax, softmax_jacobian, softmax_vjp, softplus
 from .objective import l2_penalty, value_and_grad
 from .gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
+from .optim import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Nesterov, RMSprop, apply_updates, get_optimizer
+from .schedules import SCHEDULES, get_schedule
+from .train import EarlyStopping, History, TrainState, fit
+from .datasets import Dataset, load_dataset
+from .preprocess import Scaler
+from .serialize import load_model, save_model
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -35,10 +35,19 @@ from .numerics import softplus as _softplus
 
 __all__ = ["ActivationFunction", "ACTIVATIONS", "register", "get_activation"]
 
-try:  # scipy's erf is vectorised C; math.erf is the exact fallback.
-    from scipy.special import erf as _erf
-except ImportError:  # pragma: no cover - exercised only without scipy
-    _erf = np.vectorize(math.erf, otypes=[float])
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf element-wise: scipy's vectorised C when installed (imported on first use), else math.erf."""
+    global _erf_impl
+    if _erf_impl is None:
+        try:
+            from scipy.special import erf as impl
+        except ImportError:  # pragma: no cover - exercised only without scipy
+            impl = np.vectorize(math.erf, otypes=[float])
+        _erf_impl = impl
+    return _erf_impl(x)
+
+
+_erf_impl = None
 
 #: name -> activation class.  Filled by ``@register`` below.
 ACTIVATIONS: dict[str, type[ActivationFunction]] = {}
