@@ -1,0 +1,839 @@
+"""glassnet against PyTorch (eager, CPU) and scikit-learn's MLPClassifier, side by side.
+
+::
+
+    python benchmarks/compare.py                          # every case, 5 epochs (1 warm-up)
+    python benchmarks/compare.py --cases relu-b128 --epochs 3 --json /tmp/bench.json
+    python benchmarks/compare.py --quick                  # one short case (CI keeps the script working)
+
+What is compared, for each case (a network and a batch size):
+
+* The same network: the same layer sizes and activation, and the *same initial
+  weights*.  glassnet draws them (``mlp(sizes, activation, rng=seed)``); they
+  are copied into PyTorch with :func:`glassnet.torch.to_torch` and into
+  scikit-learn by setting ``coefs_`` / ``intercepts_`` (see
+  :class:`SklearnTrainer` for how).
+* The same optimisation: plain minibatch SGD, learning rate 0.1, momentum 0.9
+  (PyTorch's heavy-ball form, which with a constant rate is scikit-learn's
+  ``nesterovs_momentum=False`` form too), no weight decay (scikit-learn
+  ``alpha=0``), softmax cross-entropy, float32 throughout, a new random order
+  of the training samples every epoch.
+* The same data: full Fashion-MNIST (60,000 training and 10,000 test images),
+  pixels scaled to [0, 1] in float32.
+* The same threads: PyTorch gets ``torch.set_num_threads`` equal to the number
+  of BLAS threads numpy uses (read with threadpoolctl).
+
+The frameworks are interleaved epoch by epoch in one process (a glassnet
+epoch, a PyTorch epoch, a scikit-learn epoch, again), so a burst of machine
+noise hits all of them alike.  The first ``--warmup`` epochs are not timed;
+the table gives the median seconds per epoch of the rest and each peer's
+time divided by glassnet's (above 1: glassnet is faster).  Test accuracy is
+measured after the same number of epochs for all three.
+
+The floating-point floor: an epoch multiplies matrices worth
+``FLOPs = 2 n sum_l (in_l out_l) * (2 + [l > 0])`` (forward, dL/dW for every
+layer, dL/dX for every layer but the first).  The harness times ``np.matmul``
+on float32 matrices of exactly those shapes (best of several runs, in the same
+process, before and after the case) and adds the times up: that is what the
+epoch would cost if it did nothing but its matrix products, with the BLAS
+glassnet uses.  "x floor" is the epoch time divided by it.
+
+Peak memory is measured separately, one fresh subprocess per framework
+(``--memory-probe``), as the process's high-water resident set (VmHWM in
+/proc/self/status, the whole process: interpreter, libraries, data and
+training), next to the budget "float32 dataset + 100 MB".
+
+If OPENBLAS_CORETYPE is set, the script restarts itself without it, so
+OpenBLAS picks its kernel for the actual CPU; the kernel it picked is printed
+(threadpoolctl's "architecture").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+if "OPENBLAS_CORETYPE" in os.environ and __name__ == "__main__":
+    # Must happen before numpy loads OpenBLAS: restart without the override.
+    env = dict(os.environ)
+    env["GLASSNET_BENCH_UNSET_CORETYPE"] = env.pop("OPENBLAS_CORETYPE")
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from glassnet.layers import Activation, Dense
+from glassnet.model import Sequential, mlp
+from glassnet.optim import SGD
+from glassnet.train import fit
+
+FRAMEWORKS = ("glassnet", "torch", "sklearn")
+LEARNING_RATE = 0.1
+MOMENTUM = 0.9
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: layer sizes ``[n_in, hidden..., n_classes]``, activation, batch size."""
+
+    name: str
+    sizes: tuple[int, ...]
+    activation: str
+    batch_size: int
+
+    def describe(self) -> str:
+        return f"{'-'.join(map(str, self.sizes))} {self.activation}, batch {self.batch_size}"
+
+
+CASES: dict[str, Case] = {
+    case.name: case
+    for case in (
+        Case("relu-b32", (784, 256, 10), "relu", 32),
+        Case("relu-b128", (784, 256, 10), "relu", 128),
+        Case("relu-b512", (784, 256, 10), "relu", 512),
+        Case("deep-b128", (784, 512, 256, 10), "relu", 128),
+        Case("tanh-b128", (784, 256, 10), "tanh", 128),
+    )
+}
+#: the pseudo-case measuring prediction speed on the test set (with the models trained in relu-b128).
+INFERENCE = "inference"
+DEFAULT_CASES = (*CASES, INFERENCE)
+
+#: issue 5's targets: (case, peer, largest allowed glassnet/peer epoch-time ratio).
+SPEED_TARGETS = (
+    ("relu-b128", "torch", 0.6),
+    ("relu-b32", "torch", 0.5),
+    ("relu-b512", "torch", 1.0),
+    ("deep-b128", "torch", 0.85),
+)
+FLOOR_TARGETS = (("relu-b128", 1.4),)
+SKLEARN_SPEEDUP = 2.0
+ACCURACY_POINTS = 0.5
+MEMORY_HEADROOM_MB = 100.0
+
+
+# ----------------------------------------------------------------------------- machine and data
+def blas_info() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the BLAS/OpenMP libraries loaded in this process."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer",
+            "filepath")
+    return [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
+
+
+def blas_threads() -> int:
+    """Threads numpy's BLAS uses (threadpoolctl), or the CPU count if threadpoolctl is missing."""
+    lib = numpy_blas()
+    return int(lib["num_threads"]) if lib else os.cpu_count() or 1
+
+
+def numpy_blas() -> dict[str, Any] | None:
+    """numpy's own BLAS among the loaded ones (scipy, used by scikit-learn, may bring a second)."""
+    libs = [lib for lib in blas_info() if lib["user_api"] == "blas"]
+    numpy_dir = os.path.dirname(np.__file__)
+    ours = [lib for lib in libs if os.path.dirname(lib["filepath"] or "").startswith(numpy_dir)]
+    return (ours or libs or [None])[0]
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, load, library versions and BLAS, for the report."""
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numpy_blas": numpy_blas(),
+        "blas": blas_info(),
+        "blas_threads": blas_threads(),
+        "OPENBLAS_CORETYPE_unset": os.environ.get("GLASSNET_BENCH_UNSET_CORETYPE"),
+    }
+    for module in ("torch", "sklearn", "glassnet"):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = None
+    return info
+
+
+@dataclass
+class Data:
+    """float32 features in [0, 1] and int64 labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    name: str
+
+    @property
+    def float32_bytes(self) -> int:
+        return self.X_train.nbytes + self.X_test.nbytes
+
+
+def _unit_float32(pixels: np.ndarray, pixel_max: float) -> np.ndarray:
+    """``pixels / pixel_max`` as float32, converted without a float64 temporary."""
+    out = np.empty(pixels.shape, dtype=np.float32)
+    np.multiply(pixels, np.float32(1.0 / pixel_max), out=out)
+    return out
+
+
+def load_fashion_mnist(n_train: int | None = None) -> Data:
+    """Fashion-MNIST through :func:`glassnet.datasets.load_dataset`, pixels scaled to [0, 1] in float32.
+
+    The uint8 arrays are dropped as soon as each float32 copy exists, which keeps the peak low.
+    """
+    from glassnet.datasets import load_dataset
+
+    ds = load_dataset("fashion-mnist", progress=False)
+    pixel_max = float(ds.pixel_max or 255)
+    train_u8, ds.X_train = ds.X_train[:n_train], None
+    X_train = _unit_float32(train_u8, pixel_max)
+    del train_u8
+    test_u8, ds.X_test = ds.X_test, None
+    X_test = _unit_float32(test_u8, pixel_max)
+    del test_u8
+    return Data(X_train, ds.y_train[:n_train].copy(), X_test, ds.y_test, "fashion-mnist")
+
+
+def synthetic_data(n_train: int, n_test: int, n_features: int = 784, n_classes: int = 10, seed: int = 0) -> Data:
+    """A small learnable problem (class means apart, unit noise) for smoke tests and ``--synthetic``."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, (n_classes, n_features)).astype(np.float32)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, n_classes, n)
+        X = centres[y] + rng.normal(0.0, 1.0, (n, n_features)).astype(np.float32)
+        return np.clip(0.5 + 0.1 * X, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
+
+    X_train, y_train = draw(n_train)
+    X_test, y_test = draw(n_test)
+    return Data(X_train, y_train, X_test, y_test, "synthetic")
+
+
+# ----------------------------------------------------------------------------- the floating-point floor
+def dense_shapes(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
+def flops_per_epoch(sizes: Sequence[int], n_samples: int) -> int:
+    """Multiply-add FLOPs of one epoch's matrix products: ``2 n in out`` for the forward and for
+    dL/dW of every layer, and for dL/dX of every layer but the first (which needs none)."""
+    total = 0
+    for layer, (n_in, n_out) in enumerate(dense_shapes(sizes)):
+        products = 2 if layer == 0 else 3
+        total += products * 2 * n_samples * n_in * n_out
+    return total
+
+
+def _best_seconds(run: Callable[[], Any], repeats: int, min_seconds: float = 0.01) -> float:
+    """Best time of one call of ``run``, over ``repeats`` runs of enough calls to last ``min_seconds``."""
+    run()
+    calls, start = 1, time.perf_counter()
+    run()
+    once = max(time.perf_counter() - start, 1e-7)
+    calls = max(1, int(min_seconds / once))
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            run()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def matmul_floor(sizes: Sequence[int], batch_size: int, n_samples: int, repeats: int = 7) -> dict[str, Any]:
+    """Seconds an epoch would take doing nothing but its float32 matrix products.
+
+    For every Dense layer ``(n_in, n_out)`` and batch ``b`` the products are
+    ``X @ W`` ``(b, n_in) x (n_in, n_out)``, ``X^T @ G`` ``(n_in, b) x (b, n_out)``
+    and (not for the first layer) ``G @ W^T`` ``(b, n_out) x (n_out, n_in)``,
+    with the transposes as views, as in backprop.  Each is timed with
+    ``np.matmul(..., out=...)`` (best of ``repeats``) and counted
+    ``n_samples / b`` times.
+    """
+    rng = np.random.default_rng(0)
+    b = batch_size
+    seconds, products = 0.0, []
+    for layer, (n_in, n_out) in enumerate(dense_shapes(sizes)):
+        X = rng.random((b, n_in), dtype=np.float32)
+        W = rng.random((n_in, n_out), dtype=np.float32)
+        G = rng.random((b, n_out), dtype=np.float32)
+        todo = [("forward", X, W), ("grad_W", X.T, G)]
+        if layer > 0:
+            todo.append(("grad_X", G, W.T))
+        for what, A, B in todo:
+            out = np.empty((A.shape[0], B.shape[1]), dtype=np.float32)
+            best = _best_seconds(lambda: np.matmul(A, B, out=out), repeats)
+            seconds += best * n_samples / b
+            products.append({"layer": layer, "product": what, "shape": [list(A.shape), list(B.shape)],
+                             "seconds": best, "gflops": 2 * A.shape[0] * A.shape[1] * B.shape[1] / best / 1e9})
+    flops = flops_per_epoch(sizes, n_samples)
+    return {"flops": flops, "seconds": seconds, "gflops": flops / seconds / 1e9, "products": products}
+
+
+# ----------------------------------------------------------------------------- the three trainers
+def initial_model(case: Case, seed: int) -> Sequential:
+    """The network every framework starts from (glassnet's default initialiser for the activation)."""
+    return mlp(list(case.sizes), case.activation, rng=seed, dtype=np.float32)
+
+
+class _Interleave:
+    """A glassnet ``fit`` callback: after each glassnet epoch, time it and run one epoch of each peer.
+
+    The glassnet epoch time is the wall time between two calls of
+    ``on_epoch_end`` (the first starts at ``on_train_begin``, after fit's
+    one-off input checks): the shuffle, every batch and the epoch's record.
+    """
+
+    def __init__(self, peers: Sequence[Any], seconds: list[float]) -> None:
+        self.peers, self.seconds, self._mark = peers, seconds, 0.0
+
+    def on_train_begin(self, state, info) -> None:
+        self._mark = time.perf_counter()
+
+    def on_epoch_end(self, record, state) -> None:
+        self.seconds.append(time.perf_counter() - self._mark)
+        for peer in self.peers:
+            peer.train_epoch()
+        self._mark = time.perf_counter()
+
+
+class GlassnetTrainer:
+    """glassnet: ``fit(model, X, y, optimizer=SGD(0.1, momentum=0.9), batch_size=b)``, no callbacks but the timer."""
+
+    name = "glassnet"
+
+    def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 shuffle: bool = True) -> None:
+        self.model = model.copy()
+        self.X, self.y, self.batch_size, self.seed, self.shuffle = X, y, batch_size, seed, shuffle
+        self.seconds: list[float] = []
+
+    def train(self, epochs: int, peers: Sequence[Any] = ()) -> None:
+        """Train ``epochs`` epochs in one ``fit`` call; each peer trains one epoch after each of ours."""
+        fit(self.model, self.X, self.y, optimizer=SGD(lr=LEARNING_RATE, momentum=MOMENTUM), epochs=epochs,
+            batch_size=self.batch_size, shuffle=self.shuffle, rng=np.random.default_rng(self.seed),
+            callbacks=[_Interleave(peers, self.seconds)])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model.predict(X)
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``[(W, b), ...]`` per Dense layer, ``W : (n_in, n_out)``."""
+        return [(l.params["W"], l.params["b"]) for l in self.model.layers if isinstance(l, Dense)]
+
+
+class TorchTrainer:
+    """PyTorch eager on the CPU, the idiomatic loop: index batches of a float32 tensor, no DataLoader.
+
+    ``model(x)``, ``F.cross_entropy``, ``zero_grad(set_to_none=True)``,
+    ``backward()``, ``step()`` with ``torch.optim.SGD(lr, momentum)``.
+    """
+
+    name = "torch"
+
+    def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 shuffle: bool = True, threads: int | None = None) -> None:
+        import torch
+        from glassnet.torch import to_torch
+
+        self.torch = torch
+        torch.set_num_threads(threads or blas_threads())
+        self.net = to_torch(model).train()
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)  # shares numpy's memory
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seconds: list[float] = []
+
+    def train_epoch(self) -> None:
+        torch, F = self.torch, self.torch.nn.functional
+        start = time.perf_counter()
+        n = self.X.shape[0]
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for first in range(0, n, self.batch_size):
+            idx = order[first : first + self.batch_size]
+            loss = F.cross_entropy(self.net(self.X[idx]), self.y[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        self.seconds.append(time.perf_counter() - start)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.net(self.torch.from_numpy(X)).argmax(dim=1).numpy()
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        linear = [m for m in self.net if isinstance(m, self.torch.nn.Linear)]
+        return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linear]
+
+
+SKLEARN_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "logistic", "identity": "identity"}
+
+
+class SklearnTrainer:
+    """scikit-learn's ``MLPClassifier(solver="sgd")``, one epoch per call, starting from glassnet's weights.
+
+    Settings: ``learning_rate="constant"``, ``learning_rate_init=0.1``,
+    ``momentum=0.9``, ``nesterovs_momentum=False``, ``alpha=0`` (no L2),
+    ``batch_size=b``, ``shuffle=True``; float32 input stays float32
+    (``MLPClassifier`` accepts float32 since 1.0 and keeps its weights in
+    the input's dtype).
+
+    One epoch, exactly: ``partial_fit`` runs one pass over the data (in a
+    new shuffled order) and keeps the optimizer, so the momentum carries over
+    between epochs as in the other two frameworks.  The issue's
+    ``warm_start=True, max_iter=1`` with ``fit`` also runs exactly one epoch,
+    but ``fit`` builds a new ``SGDOptimizer`` on every call (scikit-learn
+    1.9, ``_fit_stochastic``: ``if not incremental ...``), which zeroes the
+    velocity at every epoch; pass ``mode="warm_start"`` to time that instead.
+    The time of either includes scikit-learn's input validation, which it
+    repeats on every call (a few tens of milliseconds of a multi-second epoch).
+
+    A new order every epoch: ``_fit`` re-derives its generator from
+    ``random_state`` on every call, so an integer seed would repeat the same
+    order each epoch; a ``np.random.RandomState`` instance is passed instead
+    and advances from epoch to epoch.
+
+    Initial weights: the first ``partial_fit`` (or ``fit``) initialises
+    ``coefs_`` itself, so a warm-up call on a tiny slice creates every
+    fitted attribute, then the glassnet weights are copied into ``coefs_`` /
+    ``intercepts_`` (``W : (n_in, n_out)``, the same layout), the optimizer
+    made by the warm-up is dropped (``partial_fit`` builds a new one, with
+    zero velocity, on the weights it finds) and the iteration counters are
+    reset.  The warm-up touches private state (``_optimizer``); it is the
+    only way to start from given weights, as ``MLPClassifier`` has no
+    ``coef_init``.
+    """
+
+    name = "sklearn"
+
+    def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 shuffle: bool = True, mode: str = "partial_fit") -> None:
+        from sklearn.neural_network import MLPClassifier
+
+        if mode not in ("partial_fit", "warm_start"):
+            raise ValueError(f"mode must be 'partial_fit' or 'warm_start', got {mode!r}")
+        dense = [layer for layer in model.layers if isinstance(layer, Dense)]
+        activations = {layer.fn.name for layer in model.layers if isinstance(layer, Activation)}
+        if len(activations) != 1 or next(iter(activations)) not in SKLEARN_ACTIVATIONS:
+            raise ValueError(f"MLPClassifier needs one hidden activation among {sorted(SKLEARN_ACTIVATIONS)}")
+        self.classes = np.arange(dense[-1].n_out)
+        self.clf = MLPClassifier(
+            hidden_layer_sizes=tuple(layer.n_out for layer in dense[:-1]),
+            activation=SKLEARN_ACTIVATIONS[activations.pop()],
+            solver="sgd",
+            learning_rate="constant",
+            learning_rate_init=LEARNING_RATE,
+            momentum=MOMENTUM,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            random_state=np.random.RandomState(seed),
+            max_iter=1,
+            warm_start=True,
+            tol=0.0,
+            n_iter_no_change=10**9,
+        )
+        self.X, self.y, self.mode = X, y, mode
+        self.seconds: list[float] = []
+        # Warm-up on one sample of each class, then install glassnet's weights.
+        warm = np.array([np.flatnonzero(y == c)[0] for c in self.classes if np.any(y == c)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.clf.partial_fit(X[warm], y[warm], classes=self.classes)
+        self.clf.coefs_ = [layer.params["W"].copy() for layer in dense]
+        self.clf.intercepts_ = [layer.params["b"].copy() for layer in dense]
+        del self.clf._optimizer
+        self.clf.n_iter_, self.clf.t_, self.clf.loss_curve_ = 0, 0, []
+
+    def train_epoch(self) -> None:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning after each max_iter=1 fit
+            if self.mode == "partial_fit":
+                self.clf.partial_fit(self.X, self.y)
+            else:
+                self.clf.fit(self.X, self.y)
+        self.seconds.append(time.perf_counter() - start)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.clf.predict(X)
+
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(zip(self.clf.coefs_, self.clf.intercepts_))
+
+
+def make_trainers(case: Case, data: Data, frameworks: Sequence[str], seed: int = 0, shuffle: bool = True,
+                  sklearn_mode: str = "partial_fit") -> dict[str, Any]:
+    """One trainer per framework, all starting from the same initial weights."""
+    unknown = set(frameworks) - set(FRAMEWORKS)
+    if unknown or "glassnet" not in frameworks:
+        raise ValueError(f"frameworks must include glassnet and come from {FRAMEWORKS}, got {list(frameworks)}")
+    model = initial_model(case, seed)
+    args = (model, data.X_train, data.y_train, case.batch_size, seed)
+    trainers: dict[str, Any] = {"glassnet": GlassnetTrainer(*args, shuffle=shuffle)}
+    if "torch" in frameworks:
+        trainers["torch"] = TorchTrainer(*args, shuffle=shuffle)
+    if "sklearn" in frameworks:
+        trainers["sklearn"] = SklearnTrainer(*args, shuffle=shuffle, mode=sklearn_mode)
+    return trainers
+
+
+# ----------------------------------------------------------------------------- running a case
+def accuracy(trainer: Any, X: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(trainer.predict(X) == y))
+
+
+def timed_epochs(seconds: Sequence[float], warmup: int) -> list[float]:
+    """The epochs that count: all after the first ``warmup`` (all of them if nothing would be left)."""
+    return list(seconds[warmup:]) or list(seconds)
+
+
+def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epochs: int = 5, warmup: int = 1,
+             seed: int = 0, floor_repeats: int = 7, sklearn_mode: str = "partial_fit",
+             keep_trainers: bool = False) -> dict[str, Any]:
+    """Train every framework ``epochs`` epochs, interleaved; return times, ratios, accuracies and the floor."""
+    trainers = make_trainers(case, data, frameworks, seed, sklearn_mode=sklearn_mode)
+    n = data.X_train.shape[0]
+    floor_before = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
+    peers = [trainers[name] for name in FRAMEWORKS if name in trainers and name != "glassnet"]
+    trainers["glassnet"].train(epochs, peers)
+    floor_after = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
+    floor = min(floor_before, floor_after, key=lambda f: f["seconds"])
+
+    results: dict[str, Any] = {}
+    for name, trainer in trainers.items():
+        counted = timed_epochs(trainer.seconds, warmup)
+        results[name] = {
+            "epoch_seconds": trainer.seconds,
+            "median_seconds": statistics.median(counted),
+            "test_accuracy": accuracy(trainer, data.X_test, data.y_test),
+        }
+    ours = results["glassnet"]["median_seconds"]
+    for entry in results.values():
+        entry["ratio_to_glassnet"] = entry["median_seconds"] / ours
+        entry["x_floor"] = entry["median_seconds"] / floor["seconds"]
+    out = {
+        "case": case.name, "description": case.describe(), "sizes": list(case.sizes),
+        "activation": case.activation, "batch_size": case.batch_size, "n_train": n,
+        "epochs": epochs, "warmup": warmup, "frameworks": results, "floor": floor,
+        "floor_seconds_before_after": [floor_before["seconds"], floor_after["seconds"]],
+    }
+    if keep_trainers:
+        out["trainers"] = trainers
+    return out
+
+
+def inference_throughput(trainers: dict[str, Any], X: np.ndarray, repeats: int = 7) -> dict[str, dict[str, float]]:
+    """Samples per second predicting class labels for ``X`` (median of ``repeats`` passes), each framework's own API."""
+    out = {}
+    for name, trainer in trainers.items():
+        trainer.predict(X)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.predict(X)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        out[name] = {"seconds": seconds, "samples_per_second": X.shape[0] / seconds}
+    ours = out["glassnet"]["samples_per_second"]
+    for entry in out.values():
+        entry["ratio_to_glassnet"] = ours / entry["samples_per_second"]  # > 1: glassnet is faster
+    return out
+
+
+# ----------------------------------------------------------------------------- memory (one subprocess each)
+def _proc_status(field_name: str) -> int:
+    """A ``kB`` line of /proc/self/status, in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field_name + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def memory_probe(framework: str, case: Case, epochs: int, n_train: int | None, synthetic: bool) -> dict[str, Any]:
+    """Runs *inside* the child process: load the data, train ``epochs`` epochs of one framework, report RSS."""
+    rss_start = _proc_status("VmRSS")
+    data = synthetic_data(n_train or 2000, 500) if synthetic else load_fashion_mnist(n_train)
+    rss_data = _proc_status("VmRSS")
+    model = initial_model(case, 0)
+    args = (model, data.X_train, data.y_train, case.batch_size, 0)
+    if framework == "glassnet":
+        GlassnetTrainer(*args).train(epochs)
+    elif framework == "torch":
+        trainer = TorchTrainer(*args)
+        for _ in range(epochs):
+            trainer.train_epoch()
+    else:
+        trainer = SklearnTrainer(*args)
+        for _ in range(epochs):
+            trainer.train_epoch()
+    return {
+        "framework": framework, "case": case.name, "epochs": epochs,
+        "rss_at_start": rss_start, "rss_after_data": rss_data, "peak_rss": _proc_status("VmHWM"),
+        "dataset_float32_bytes": data.float32_bytes,
+    }
+
+
+def measure_memory(framework: str, case: Case, epochs: int = 1, n_train: int | None = None,
+                   synthetic: bool = False, timeout: float = 900.0) -> dict[str, Any]:
+    """Peak memory of a fresh process that loads the data and trains one framework (see :func:`memory_probe`)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--memory-probe", framework, "--cases", case.name,
+           "--epochs", str(epochs)]
+    if n_train:
+        cmd += ["--n-train", str(n_train)]
+    if synthetic:
+        cmd.append("--synthetic")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        return {"framework": framework, "error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["budget_bytes"] = result["dataset_float32_bytes"] + MEMORY_HEADROOM_MB * MB
+    result["within_budget"] = result["peak_rss"] <= result["budget_bytes"]
+    return result
+
+
+# ----------------------------------------------------------------------------- targets and report
+def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 5's targets that the cases run can decide: what, measured value, limit, met."""
+    cases = report["cases"]
+    checks = []
+
+    def add(what: str, value: float, limit: float, met: bool) -> None:
+        checks.append({"target": what, "value": value, "limit": limit, "met": bool(met)})
+
+    for name, peer, limit in SPEED_TARGETS:
+        if name in cases and peer in cases[name]["frameworks"]:
+            value = 1.0 / cases[name]["frameworks"][peer]["ratio_to_glassnet"]
+            add(f"{name}: glassnet epoch / {peer} epoch <= {limit}", value, limit, value <= limit)
+    for name, limit in FLOOR_TARGETS:
+        if name in cases:
+            value = cases[name]["frameworks"]["glassnet"]["x_floor"]
+            add(f"{name}: glassnet epoch / floating-point floor <= {limit}", value, limit, value <= limit)
+    for name, case in cases.items():
+        fws = case["frameworks"]
+        if "sklearn" in fws:
+            value = fws["sklearn"]["ratio_to_glassnet"]
+            add(f"{name}: sklearn epoch / glassnet epoch >= {SKLEARN_SPEEDUP}", value, SKLEARN_SPEEDUP,
+                value >= SKLEARN_SPEEDUP)
+        if "torch" in fws:
+            gap = 100 * abs(fws["glassnet"]["test_accuracy"] - fws["torch"]["test_accuracy"])
+            add(f"{name}: |test accuracy glassnet - torch| <= {ACCURACY_POINTS} points", gap, ACCURACY_POINTS,
+                gap <= ACCURACY_POINTS)
+    inference = report.get("inference")
+    if inference and "sklearn" in inference["frameworks"]:
+        value = inference["frameworks"]["sklearn"]["ratio_to_glassnet"]
+        add(f"inference: glassnet samples/s / sklearn samples/s >= {SKLEARN_SPEEDUP}", value, SKLEARN_SPEEDUP,
+            value >= SKLEARN_SPEEDUP)
+    memory = report.get("memory", {}).get("glassnet")
+    if memory and "peak_rss" in memory:
+        add("glassnet peak RSS <= float32 dataset + 100 MB (MB)", memory["peak_rss"] / MB,
+            memory["budget_bytes"] / MB, memory["within_budget"])
+    return checks
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The human-readable tables."""
+    m = report["machine"]
+    lib = m["numpy_blas"]
+    blas = (f"{lib['internal_api']} {lib['version']} ({lib['architecture']} kernel, {lib['num_threads']} threads)"
+            if lib else "unknown (install threadpoolctl)")
+    s = report["settings"]
+    lines = [
+        f"machine: {m['cpu']}, {m['cores']} cores, load average {' '.join(f'{x:.2f}' for x in m['load_average'] or [])}",
+        f"python {m['python']}, numpy {m['numpy']}, torch {m['torch']}, scikit-learn {m['sklearn']}, glassnet {m['glassnet']}",
+        f"numpy BLAS: {blas}; torch threads: {m['blas_threads']}"
+        + (f"; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE_unset']} was unset" if m["OPENBLAS_CORETYPE_unset"] else ""),
+        f"data: {s['data']} ({s['n_train']} train / {s['n_test']} test), float32 in [0, 1]; "
+        f"SGD lr {LEARNING_RATE} momentum {MOMENTUM}; {s['epochs']} epochs, the first {s['warmup']} not timed",
+        "",
+        f"{'case':<11} {'framework':<9} {'s/epoch':>8} {'peer/glassnet':>13} {'x floor':>8} {'test acc':>9}  epochs (s)",
+    ]
+    for name, case in report["cases"].items():
+        floor = case["floor"]
+        for i, (fw, r) in enumerate(case["frameworks"].items()):
+            epochs = " ".join(f"{t:.3f}" for t in r["epoch_seconds"])
+            lines.append(
+                f"{name if i == 0 else '':<11} {fw:<9} {r['median_seconds']:8.3f} {r['ratio_to_glassnet']:13.2f} "
+                f"{r['x_floor']:8.2f} {100 * r['test_accuracy']:8.2f}%  {epochs}"
+            )
+        lines.append(
+            f"{'':<11} floor: {floor['flops'] / 1e9:.1f} GFLOP/epoch at {floor['gflops']:.1f} GFLOP/s "
+            f"(np.matmul, these shapes) = {floor['seconds']:.3f} s  [{case['description']}]"
+        )
+    inference = report.get("inference")
+    if inference:
+        lines += ["", f"inference on the {inference['n_samples']} test images, models of {inference['case']}:",
+                  f"{'framework':<11} {'samples/s':>12} {'glassnet/peer':>14}"]
+        for fw, r in inference["frameworks"].items():
+            lines.append(f"{fw:<11} {r['samples_per_second']:12,.0f} {r['ratio_to_glassnet']:14.2f}")
+    memory = report.get("memory")
+    if memory:
+        lines += ["", "peak memory (a fresh process each: load the data, train; VmHWM):",
+                  f"{'framework':<11} {'at start':>9} {'with data':>10} {'peak':>8} {'budget':>8}  within"]
+        for fw, r in memory.items():
+            if "error" in r:
+                lines.append(f"{fw:<11} failed: {r['error']}")
+                continue
+            lines.append(
+                f"{fw:<11} {r['rss_at_start'] / MB:7.0f}MB {r['rss_after_data'] / MB:8.0f}MB {r['peak_rss'] / MB:6.0f}MB "
+                f"{r['budget_bytes'] / MB:6.0f}MB  {'yes' if r['within_budget'] else 'NO'}"
+            )
+        lines.append("(budget = float32 train+test features + 100 MB)")
+    targets = report.get("targets")
+    if targets:
+        lines += ["", "issue 5 targets:"]
+        for t in targets:
+            lines.append(f"  [{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['value']:.2f}")
+    return "\n".join(lines)
+
+
+def _strip(obj: Any) -> Any:
+    """JSON-ready copy: drops live trainer objects, NaN -> None."""
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k != "trainers"}
+    if isinstance(obj, (list, tuple)):
+        return [_strip(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], epochs: int, warmup: int,
+                  seed: int = 0, memory: bool = True, memory_epochs: int = 1, n_train: int | None = None,
+                  synthetic: bool = False, sklearn_mode: str = "partial_fit", floor_repeats: int = 7,
+                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Everything: the cases, inference throughput, memory probes and the target checks, as one dict."""
+    report: dict[str, Any] = {
+        "machine": machine_info(),
+        "settings": {"data": data.name, "n_train": int(data.X_train.shape[0]), "n_test": int(data.X_test.shape[0]),
+                     "epochs": epochs, "warmup": warmup, "seed": seed, "frameworks": list(frameworks),
+                     "lr": LEARNING_RATE, "momentum": MOMENTUM, "sklearn_mode": sklearn_mode},
+        "cases": {},
+    }
+    trained: dict[str, Any] = {}
+    for name in cases:
+        if name == INFERENCE:
+            continue
+        log(f"case {name}: {CASES[name].describe()} ...")
+        result = run_case(CASES[name], data, frameworks, epochs, warmup, seed, floor_repeats=floor_repeats,
+                          sklearn_mode=sklearn_mode, keep_trainers=True)
+        trained.setdefault(name, result.pop("trainers"))
+        report["cases"][name] = result
+        log("  " + ", ".join(f"{fw} {r['median_seconds']:.3f} s/epoch, {100 * r['test_accuracy']:.2f}%"
+                             for fw, r in result["frameworks"].items()))
+    if INFERENCE in cases:
+        source = "relu-b128" if "relu-b128" in trained else next(iter(trained), None)
+        if source is None:  # inference alone: train relu-b128 first, untimed
+            source = "relu-b128"
+            trained[source] = make_trainers(CASES[source], data, frameworks, seed, sklearn_mode=sklearn_mode)
+            trained[source]["glassnet"].train(epochs, [t for n, t in trained[source].items() if n != "glassnet"])
+        log(f"inference with the models of {source} ...")
+        report["inference"] = {"case": source, "n_samples": int(data.X_test.shape[0]),
+                               "frameworks": inference_throughput(trained[source], data.X_test)}
+    if memory:
+        report["memory"] = {}
+        case = CASES[next((c for c in cases if c in CASES), "relu-b128")]
+        for fw in frameworks:
+            log(f"memory probe: {fw}, {case.name}, {memory_epochs} epoch(s) ...")
+            report["memory"][fw] = measure_memory(fw, case, memory_epochs, n_train, synthetic)
+    report["targets"] = check_targets(report)
+    return report
+
+
+def _available(frameworks: Sequence[str]) -> list[str]:
+    out = []
+    for fw in frameworks:
+        module = {"glassnet": "glassnet", "torch": "torch", "sklearn": "sklearn"}[fw]
+        try:
+            __import__(module)
+            out.append(fw)
+        except ImportError:
+            print(f"note: {fw} is not installed; leaving it out", file=sys.stderr)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", nargs="+", choices=DEFAULT_CASES, default=list(DEFAULT_CASES))
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, default=list(FRAMEWORKS))
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per case, warm-up included (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="leading epochs not timed (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
+    parser.add_argument("--synthetic", action="store_true", help="a small synthetic problem instead of Fashion-MNIST")
+    parser.add_argument("--quick", action="store_true",
+                        help="one short case: relu-b128, 2 epochs on 10,000 images, no memory probes")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--memory-epochs", type=int, default=1)
+    parser.add_argument("--floor-repeats", type=int, default=7, help="timing runs per matrix product (best counts)")
+    parser.add_argument("--sklearn-mode", choices=("partial_fit", "warm_start"), default="partial_fit")
+    parser.add_argument("--json", metavar="PATH", help="also write the full results as JSON")
+    parser.add_argument("--memory-probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.memory_probe:
+        case = CASES[next(c for c in args.cases if c in CASES)]
+        print(json.dumps(memory_probe(args.memory_probe, case, args.epochs, args.n_train, args.synthetic)))
+        return 0
+    if args.quick:
+        args.cases, args.epochs, args.n_train, args.no_memory = ["relu-b128"], 2, args.n_train or 10_000, True
+    if args.epochs < 1 or args.warmup < 0:
+        parser.error("--epochs must be >= 1 and --warmup >= 0")
+    frameworks = _available(args.frameworks)
+    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
+    data = synthetic_data(args.n_train or 2000, 500) if args.synthetic else load_fashion_mnist(args.n_train)
+    report = run_benchmark(args.cases, data, frameworks, args.epochs, args.warmup, args.seed,
+                           memory=not args.no_memory, memory_epochs=args.memory_epochs, n_train=args.n_train,
+                           synthetic=args.synthetic, sklearn_mode=args.sklearn_mode,
+                           floor_repeats=args.floor_repeats, log=log)
+    report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
+    print(format_report(report))
+    if args.json:
+        path = os.path.abspath(args.json)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(_strip(report), fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Smoke tests for benchmarks/compare.py: the harness runs, compares like with like, and reports.
+
+Tiny synthetic problems only, and no timing assertions: the benchmark's
+numbers come from running the script itself (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+
+
+@pytest.fixture(scope="module")
+def compare():
+    spec = importlib.util.spec_from_file_location("glassnet_bench_compare", COMPARE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def peers_available() -> list[str]:
+    out = ["glassnet"]
+    for fw, module in (("torch", "torch"), ("sklearn", "sklearn")):
+        try:
+            __import__(module)
+            out.append(fw)
+        except ImportError:
+            pass
+    return out
+
+
+def test_flops_per_epoch_by_hand(compare):
+    # forward and dL/dW for both layers, dL/dX only for the second: 2 n in out each
+    n = 100
+    expected = 2 * (2 * n * 784 * 256) + 3 * (2 * n * 256 * 10)
+    assert compare.flops_per_epoch((784, 256, 10), n) == expected == 81_817_600
+    assert compare.flops_per_epoch((4, 3), 5) == 2 * 2 * 5 * 4 * 3
+
+
+def test_matmul_floor_adds_up_its_products(compare):
+    floor = compare.matmul_floor((20, 8, 3), batch_size=16, n_samples=64, repeats=1)
+    kinds = [(p["layer"], p["product"]) for p in floor["products"]]
+    assert kinds == [(0, "forward"), (0, "grad_W"), (1, "forward"), (1, "grad_W"), (1, "grad_X")]
+    assert floor["products"][1]["shape"] == [[20, 16], [16, 8]]  # X^T @ G
+    assert floor["seconds"] == pytest.approx(sum(p["seconds"] for p in floor["products"]) * 64 / 16)
+    assert floor["flops"] == compare.flops_per_epoch((20, 8, 3), 64)
+
+
+def test_every_framework_starts_from_glassnets_weights(compare):
+    data = compare.synthetic_data(60, 20, n_features=12, n_classes=3)
+    case = compare.Case("tiny", (12, 7, 3), "tanh", 16)
+    trainers = compare.make_trainers(case, data, peers_available(), seed=3)
+    reference = trainers["glassnet"].weights()
+    assert [W.shape for W, _ in reference] == [(12, 7), (7, 3)]
+    for name, trainer in trainers.items():
+        for (W, b), (W0, b0) in zip(trainer.weights(), reference):
+            assert W.dtype == np.float32, name
+            np.testing.assert_array_equal(W, W0, err_msg=name)
+            np.testing.assert_array_equal(b, b0, err_msg=name)
+
+
+def test_one_unshuffled_epoch_gives_the_same_weights_everywhere(compare):
+    """Same data order, same SGD settings: the three frameworks take the same steps (to float32 rounding)."""
+    data = compare.synthetic_data(200, 20, n_features=30, n_classes=4, seed=1)
+    case = compare.Case("tiny", (30, 16, 4), "relu", 32)
+    trainers = compare.make_trainers(case, data, peers_available(), seed=0, shuffle=False)
+    before = [W.copy() for W, _ in trainers["glassnet"].weights()]
+    peers = [t for name, t in trainers.items() if name != "glassnet"]
+    trainers["glassnet"].train(1, peers)
+    after = trainers["glassnet"].weights()
+    assert not np.allclose(after[0][0], before[0])  # it did train
+    for name, trainer in trainers.items():
+        assert len(trainer.seconds) == 1
+        for (W, b), (W0, b0) in zip(trainer.weights(), after):
+            np.testing.assert_allclose(W, W0, atol=2e-5, err_msg=name)
+            np.testing.assert_allclose(b, b0, atol=2e-5, err_msg=name)
+
+
+def test_run_case_report_and_json(compare, tmp_path):
+    data = compare.synthetic_data(200, 50)
+    frameworks = peers_available()
+    result = compare.run_case(compare.CASES["relu-b128"], data, frameworks, epochs=1, warmup=1, floor_repeats=1)
+    assert set(result["frameworks"]) == set(frameworks)
+    ours = result["frameworks"]["glassnet"]
+    assert ours["ratio_to_glassnet"] == 1.0
+    assert len(ours["epoch_seconds"]) == 1 and ours["median_seconds"] == ours["epoch_seconds"][0]
+    for r in result["frameworks"].values():
+        assert 0.0 <= r["test_accuracy"] <= 1.0
+        assert r["median_seconds"] > 0 and r["x_floor"] > 0
+    assert result["floor"]["flops"] == compare.flops_per_epoch((784, 256, 10), 200)
+
+    report = {"machine": compare.machine_info(), "cases": {"relu-b128": result},
+              "settings": {"data": "synthetic", "n_train": 200, "n_test": 50, "epochs": 1, "warmup": 1}}
+    report["targets"] = compare.check_targets(report)
+    names = [t["target"] for t in report["targets"]]
+    if "torch" in frameworks:
+        assert any(n.startswith("relu-b128: glassnet epoch / torch epoch <= 0.6") for n in names)
+    assert any("floating-point floor" in n for n in names)
+    text = compare.format_report(report)
+    assert "relu-b128" in text and "floor:" in text and "issue 5 targets" in text
+    json.loads(json.dumps(compare._strip(report)))
+
+
+def test_main_writes_json(compare, tmp_path):
+    out = tmp_path / "bench.json"
+    code = compare.main(["--synthetic", "--n-train", "150", "--epochs", "1", "--cases", "relu-b128", "inference",
+                         "--frameworks", "glassnet", "--no-memory", "--floor-repeats", "1", "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["n_train"] == 150
+    assert set(report["cases"]) == {"relu-b128"}
+    assert report["inference"]["frameworks"]["glassnet"]["samples_per_second"] > 0
+    assert report["machine"]["numpy"] == np.__version__
+
+
+def test_memory_probe_in_a_subprocess(compare):
+    r = compare.measure_memory("glassnet", compare.CASES["relu-b128"], epochs=1, n_train=300, synthetic=True)
+    assert "error" not in r, r
+    assert r["dataset_float32_bytes"] == (300 + 500) * 784 * 4
+    assert 0 < r["rss_at_start"] <= r["peak_rss"]
+    assert r["budget_bytes"] == r["dataset_float32_bytes"] + 100 * 1024 * 1024
