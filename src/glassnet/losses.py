@@ -48,6 +48,19 @@ def register(cls):
     return cls
 
 
+def _checked_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class labels ``(m,)`` checked to be integers in ``[0, k)`` (integral floats are converted)."""
+    if labels.dtype.kind not in "iub":
+        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        else:
+            raise DataError(f"integer class labels expected, got dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        bad = labels[(labels < 0) | (labels >= n_classes)]
+        raise DataError(f"labels must be in [0, {n_classes}), got {bad[:5].tolist()}")
+    return labels
+
+
 def as_target_matrix(targets: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Integer labels ``(m,)`` -> one-hot ``(m, k)``; a ``(m, k)`` matrix is checked and returned.
 
@@ -56,14 +69,7 @@ def as_target_matrix(targets: np.ndarray, n_classes: int, dtype: np.dtype | type
     """
     targets = np.asarray(targets)
     if targets.ndim == 1:
-        if targets.dtype.kind not in "iub":
-            if targets.dtype.kind == "f" and np.all(np.isfinite(targets)) and np.all(targets == np.round(targets)):
-                targets = targets.astype(np.int64)
-            else:
-                raise DataError(f"integer class labels expected, got dtype {targets.dtype}")
-        if targets.size and (targets.min() < 0 or targets.max() >= n_classes):
-            bad = targets[(targets < 0) | (targets >= n_classes)]
-            raise DataError(f"labels must be in [0, {n_classes}), got {bad[:5].tolist()}")
+        targets = _checked_labels(targets, n_classes)
         onehot = np.zeros((targets.shape[0], n_classes), dtype=dtype)
         onehot[np.arange(targets.shape[0]), targets] = 1
         return onehot
@@ -149,6 +155,20 @@ class _WeightedCrossEntropyBase(Loss):
         cfg["class_weights"] = None if self.class_weights is None else self.class_weights.tolist()
         return cfg
 
+    def _plain_labels(self, targets: np.ndarray, n_classes: int) -> np.ndarray | None:
+        """Checked integer labels when ``A`` is just their one-hot (no smoothing, no class weights, and
+        ``_coefficients`` not redefined by a subclass); None when the general ``(A, D)`` path is needed."""
+        if (
+            self.label_smoothing
+            or self.class_weights is not None
+            or type(self)._coefficients is not _WeightedCrossEntropyBase._coefficients
+        ):
+            return None
+        labels = np.asarray(targets)
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            return None
+        return _checked_labels(labels, n_classes)
+
     def _coefficients(self, targets: np.ndarray, n_classes: int, dtype) -> tuple[np.ndarray, float]:
         """Return ``(A, D)`` as described in the class docstring."""
         labels = np.asarray(targets)
@@ -201,11 +221,31 @@ class SoftmaxCrossEntropy(_WeightedCrossEntropyBase):
     def __call__(self, outputs, targets):
         self._check(outputs, targets)
         logits = outputs
+        labels = self._plain_labels(targets, logits.shape[1])
+        if labels is not None:
+            return self._from_labels(logits, labels)
         log_probs = log_softmax(logits)
         A, D = self._coefficients(targets, logits.shape[1], logits.dtype)
-        value = -float(np.sum(A * log_probs, dtype=np.float64)) / D
+        # per-sample losses first, then their sum (in float64), as the label path above sums them
+        value = -float(np.sum(np.sum(A * log_probs, axis=1, dtype=np.float64))) / D
         probs = np.exp(log_probs)
         grad = probs * np.sum(A, axis=1, keepdims=True) - A
+        grad /= D
+        return value, grad
+
+    def _from_labels(self, logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        """The common case, integer labels with plain one-hot targets, without building the one-hot.
+
+        ``J = -(1/D) sum_i log p_{i, y_i}`` picks one log-probability per row, and
+        ``dJ/dz = (p - onehot(y)) / D`` is ``p`` with 1 taken off each row's label
+        entry.  Bit for bit what the general path gives for the same labels.
+        """
+        rows = np.arange(logits.shape[0])
+        log_probs = log_softmax(logits)
+        D = float(logits.shape[0]) if self.reduction == "mean" else 1.0
+        value = -float(np.sum(log_probs[rows, labels].astype(np.float64))) / D
+        grad = np.exp(log_probs, out=log_probs)
+        grad[rows, labels] -= 1
         grad /= D
         return value, grad
 
