@@ -105,6 +105,9 @@ class Loss:
         return {"reduction": self.reduction}
 
     def _check(self, outputs: np.ndarray, targets: np.ndarray) -> None:
+        if not isinstance(outputs, np.ndarray) or outputs.dtype.kind != "f":
+            what = f"an array of dtype {outputs.dtype}" if isinstance(outputs, np.ndarray) else type(outputs).__name__
+            raise DataError(f"{self.name} expects outputs as a float numpy array (m, k), got {what}")
         if outputs.ndim != 2:
             raise ShapeError(f"{self.name} expects outputs of shape (m, k), got {outputs.shape}")
         if np.ndim(targets) == 0:

@@ -168,17 +168,21 @@ class Sequential:
         Raises :class:`ShapeError` naming the first layer for a wrong width and
         :class:`DataError` for non-numeric data or NaN/inf (naming the rows).
         """
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged nested lists
+            raise DataError(f"features must be a rectangular array (n_samples, n_features): {exc}") from None
         if X.dtype.kind not in "biuf":
-            raise DataError(f"features must be numeric, got dtype {X.dtype}")
+            raise DataError(f"features must be numeric (an int or float array), got an array of dtype {X.dtype}")
         if X.ndim != 2:
             raise ShapeError(f"features must be a 2-D array (n_samples, n_features), got shape {X.shape}")
         if X.shape[0] == 0:
-            raise DataError("no samples: the feature array is empty")
+            raise DataError(f"no samples: the feature array is empty (shape {X.shape})")
         n_in = self.n_inputs
         if n_in is not None and X.shape[1] != n_in:
+            first = next(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
             raise ShapeError(
-                f"layer 0 ({self.layers[0].describe()}) expects input of shape (n, {n_in}), got {X.shape}"
+                f"layer {first} ({self.layers[first].describe()}) expects input of shape (n, {n_in}), got {X.shape}"
             )
         X = X.astype(self.dtype, copy=False)
         if X.dtype.kind == "f":
@@ -262,12 +266,17 @@ def mlp(
     ``SoftmaxCrossEntropy``); ``output="softmax"`` appends a ``Softmax`` layer
     (pair it with ``CrossEntropy``).
     """
+    if isinstance(sizes, (str, bytes)):
+        raise ConfigError(f"sizes must be a list of integers such as [784, 256, 10], got the string {sizes!r}")
     sizes = list(sizes)
     if len(sizes) < 2:
-        raise ConfigError(f"mlp needs at least input and output sizes, got {sizes}")
-    for s in sizes:
+        raise ConfigError(f"mlp needs at least input and output sizes [n_in, ..., n_out], got {sizes}")
+    for i, s in enumerate(sizes):
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1:
-            raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
+            role = "the input size" if i == 0 else "the output size" if i == len(sizes) - 1 else f"hidden layer {i}"
+            raise ConfigError(f"layer sizes must be positive integers; {role} is {s!r} in {sizes}")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)) or not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout rate must be a number in [0, 1), got {dropout!r}")
     if output not in ("logits", "softmax"):
         raise ConfigError(f"output must be 'logits' or 'softmax', got {output!r}")
     act = get_activation(activation)

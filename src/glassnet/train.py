@@ -176,6 +176,8 @@ class EarlyStopping:
 def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int) -> np.ndarray:
     """Integer labels ``(n,)`` in ``[0, n_classes)``, or a ``(n, k)`` target matrix; clear errors otherwise."""
     y = np.asarray(y)
+    if y.ndim == 0:
+        raise DataError(f"labels must be an array with one label per sample ({n_samples}), got a single value {y!r}")
     if y.shape[0] != n_samples:
         raise DataError(f"X has {n_samples} samples but y has {y.shape[0]} labels")
     if y.ndim == 2:
@@ -191,8 +193,14 @@ def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int) -> np.nda
             y = y.astype(np.int64)
         elif y.dtype.kind == "b":
             y = y.astype(np.int64)
+        elif y.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+            raise DataError(
+                f"labels must be integers 0..k-1, got {bad.size} non-integer label(s) such as "
+                f"{y[bad[:3]].tolist()} (at rows {bad[:5].tolist()})"
+            )
         else:
-            raise DataError(f"labels must be integers 0..k-1, got dtype {y.dtype}")
+            raise DataError(f"labels must be integers 0..k-1, got an array of dtype {y.dtype}")
     if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
         bad = np.unique(y[(y < 0) | (y >= n_classes)])
         raise DataError(f"labels must be in [0, {n_classes}) for a model with {n_classes} outputs, got {bad[:5].tolist()}")
@@ -284,12 +292,31 @@ def fit(
     ``loss`` is a :class:`~glassnet.losses.Loss` or a registered name.
     Returns the :class:`History`; the model holds the final (or, with early
     stopping and ``restore_best``, the best) weights.
+
+    Raises :class:`~glassnet.errors.DataError` / :class:`~glassnet.errors.ShapeError`
+    for unusable data (NaN/inf rows, wrong width, labels out of range or not
+    integers, X and y of different lengths, empty data, and a new run whose
+    labels are all one class) and :class:`~glassnet.errors.ConfigError` for bad
+    settings (batch size outside ``[1, n]``, epochs, validation split, clip norm,
+    an object that is not an optimizer); see docs/bad-inputs.md.
     """
     from .optim import apply_updates, clip_by_global_norm
 
     loss = get_loss(loss)
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise ConfigError(
+            f"optimizer must be a glassnet.optim optimizer (with init and update), got {optimizer!r}; "
+            "e.g. SGD(lr=0.1) or get_optimizer('adam', lr=1e-3)"
+        )
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or not (
+        0.0 <= validation_split < 1.0
+    ):
+        raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise ConfigError(f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
+    given_state = state is not None
     if state is None:
         state = TrainState(rng=as_generator(rng))
     elif state.rng is None:
@@ -297,6 +324,10 @@ def fit(
     gen = state.rng
     X = model.check_input(X)
     y = check_labels(y, model.n_outputs if loss.expects != "any" or np.ndim(y) == 1 else None, X.shape[0])
+    if not given_state and y.ndim == 1 and np.all(y == y[0]):
+        # A new run on one class learns only "always say that class".  A run that continues
+        # (state=, e.g. an incremental batch that happens to hold one class) is not refused.
+        raise DataError(f"every label is {int(y[0])}: a classifier needs samples of at least 2 classes, got 1 class")
 
     if validation_data is not None:
         X_val = model.check_input(validation_data[0])
