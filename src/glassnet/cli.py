@@ -19,21 +19,28 @@ import numpy as np
 
 from . import __version__
 from .activations import ACTIVATIONS
-from .errors import ConfigError, GlassnetError, NonFiniteError
+from .errors import ConfigError, DataError, GlassnetError, NonFiniteError, ShapeError
 from .losses import LOSSES
 
 __all__ = ["main", "build_parser"]
 
 
 def _positive_int_list(text: str) -> tuple[int, ...]:
-    if text.strip() in ("", "none", "0"):
+    """Hidden layer sizes ``256,128`` -> ``(256, 128)``; ``""`` or ``none`` means no hidden layer."""
+    if text.strip().lower() in ("", "none"):
         return ()
     try:
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes such as 256,128, got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer sizes such as 256,128 (or 'none' for no hidden layer), got {text!r}"
+        ) from None
+    for i, size in enumerate(sizes):
+        if size < 1:
+            raise argparse.ArgumentTypeError(
+                f"every hidden layer needs at least 1 unit, got {size} for hidden layer {i + 1} in {text!r} "
+                "(use 'none' for no hidden layer)"
+            )
     return sizes
 
 
@@ -67,16 +74,49 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    """A number in [0, 1): a rate or fraction where 1 would leave nothing."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _existing_dir(text: str) -> str:
+    if not Path(text).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text!r}")
+    return text
+
+
 def _batch_size(text: str) -> int:
     """A positive batch size, or 0 for "full" (the whole training set in one step)."""
-    return 0 if text in ("full", "all") else _positive_int(text)
+    if text in ("full", "all"):
+        return 0
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {text!r}") from None
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse whose usage errors are one line and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # sub-command parsers too: the line starts "glassnet: error:", like every other error
+        self.exit(2, f"glassnet: error: {message}\n")
 
 
 # ----------------------------------------------------------------------------- parser
@@ -102,21 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", choices=sorted(PRESETS), help=f"a named configuration ({preset_help})")
         p.add_argument("--dataset", help=f"digits, mnist, fashion-mnist, kmnist, or a folder of IDX files "
                        f"(default {defaults.dataset})")
-        p.add_argument("--data-dir", help="folder holding the dataset's files (checked first)")
+        p.add_argument("--data-dir", type=_existing_dir, help="folder holding the dataset's files (checked first)")
         p.add_argument("--no-download", dest="download", action="store_false", default=None,
                        help="never download; fail if the dataset is not on disk")
         p.add_argument("--scaling", choices=["auto", "pixel", "standard", "none"],
                        help="input scaling: pixel = /255, standard = zero mean unit variance (default auto)")
-        p.add_argument("--seed", type=int, help=f"random seed: same seed, same result (default {defaults.seed})")
+        p.add_argument("--seed", type=_nonneg_int, help=f"random seed: same seed, same result (default {defaults.seed})")
 
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--hidden", type=_positive_int_list,
-                       help=f"hidden layer sizes, e.g. 256,128 (default {','.join(map(str, defaults.hidden))})")
+                       help=f"hidden layer sizes, e.g. 256,128, or 'none' for no hidden layer "
+                       f"(default {','.join(map(str, defaults.hidden))})")
         p.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default {defaults.activation})")
         p.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
-        p.add_argument("--label-smoothing", type=_nonneg_float, help="label smoothing for cross-entropy (default 0)")
+        p.add_argument("--label-smoothing", type=_fraction, help="label smoothing for cross-entropy, in [0, 1) (default 0)")
         p.add_argument("--l2", type=_nonneg_float, help="L2 strength lambda in lambda/(2m) * sum W^2 (default 0)")
-        p.add_argument("--dropout", type=_nonneg_float, help="dropout rate after each hidden layer (default 0)")
+        p.add_argument("--dropout", type=_fraction, help="dropout rate after each hidden layer, in [0, 1) (default 0)")
         p.add_argument("--dtype", choices=["float32", "float64"], help="floating-point type (default float32)")
 
     def training_options(p: argparse.ArgumentParser) -> None:
@@ -129,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--epochs", type=_positive_int, help=f"epochs (default {defaults.epochs})")
         p.add_argument("--batch-size", type=_batch_size,
                        help=f"samples per step; 1 = online, 'full' = full batch (default {defaults.batch_size})")
-        p.add_argument("--val-split", type=_nonneg_float,
+        p.add_argument("--val-split", type=_fraction,
                        help=f"fraction of the training data held out for validation, stratified (default {defaults.val_split})")
         p.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
                        help="stop after PATIENCE epochs without a better validation loss and keep the best weights")
@@ -191,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--debug", **debug)
     d.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     d.add_argument("--dataset", help="dataset name or IDX folder (default: the one the model was trained on)")
-    d.add_argument("--data-dir", help="folder holding the dataset's files")
+    d.add_argument("--data-dir", type=_existing_dir, help="folder holding the dataset's files")
     d.set_defaults(func=cmd_doctor)
 
     # overfit-batch ----------------------------------------------------------
@@ -213,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--debug", **debug)
     e.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     e.add_argument("--dataset", help="dataset name or IDX folder (default: the one the model was trained on)")
-    e.add_argument("--data-dir", help="folder holding the dataset's files")
+    e.add_argument("--data-dir", type=_existing_dir, help="folder holding the dataset's files")
     e.set_defaults(func=cmd_evaluate)
 
     # predict ---------------------------------------------------------------
@@ -426,12 +467,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     names = model.meta.get("class_names") or [str(i) for i in range(model.n_outputs or 0)]
     arrays = [_read_inputs(p) for p in args.inputs]
     expected = model.meta.get("input_shape")
+    n_features = model.n_inputs
+    wanted = f"{n_features} features per sample"
+    if expected and len(expected) > 1:
+        wanted += f" (images of {'x'.join(map(str, expected))})"
     batch = []
     for path, arr in zip(args.inputs, arrays):
-        if arr.ndim == 1 or (expected and list(arr.shape) == list(expected)):
-            arr = arr[None]
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"{path}: inputs must be numbers, got an array of dtype {arr.dtype}")
         if arr.ndim == 0:
-            raise ConfigError(f"{path}: a scalar is not an input")
+            raise DataError(f"{path}: a single number is not an input; the model takes {wanted}")
+        if arr.ndim == 1 or (expected and list(arr.shape) == list(expected)) or arr.size == n_features:
+            arr = arr[None]  # one sample
+        if n_features is not None and arr.size != arr.shape[0] * n_features:
+            raise ShapeError(f"{path}: the model takes {wanted}, got an array of shape {arr.shape}")
         batch.append(arr.reshape(arr.shape[0], -1))
     X = np.concatenate(batch)
     probs = model.predict_proba(_scaled(model, X))
@@ -482,8 +531,13 @@ def _check_module(path: Path, args: argparse.Namespace) -> int:
     if not path.is_file():
         raise ConfigError(f"module file {path} does not exist")
     spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path} is not a Python file that can be imported (expected a .py file)")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: report it in one line (--debug shows the traceback)
+        raise ConfigError(f"{path}: running it raised {type(exc).__name__}: {exc}") from exc
     rng = np.random.default_rng(args.seed or 0)
     checked, failed = 0, 0
     layer = getattr(module, "layer", None)
@@ -599,9 +653,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GlassnetError, OSError, ValueError) as exc:
         if args.debug:
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"glassnet: error: {message}", file=sys.stderr)
+        print(f"glassnet: error: {_error_text(exc)}", file=sys.stderr)
         return 2
+
+
+def _error_text(exc: BaseException) -> str:
+    """The message of an error, for one line after "glassnet: error:".
+
+    The first line of the message only, with one exception: a missing dataset's
+    message goes on to list where glassnet looked and how to get the files,
+    and that list is the answer, so it is kept.  An OSError from the system
+    reads "PATH: reason" rather than "[Errno 2] reason: 'PATH'".
+    """
+    from .errors import DatasetNotFoundError
+
+    if isinstance(exc, OSError) and not isinstance(exc, GlassnetError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    return text if isinstance(exc, DatasetNotFoundError) else text.splitlines()[0]
 
 
 if __name__ == "__main__":  # pragma: no cover
