@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from glassnet import ACTIVATIONS, LAYERS, LOSSES, Activation, Dense, Dropout, Softmax, mlp
+from glassnet.layers import LogSoftmax
 from glassnet.gradcheck import check_layer, check_loss, gradcheck
 from glassnet.numerics import log_softmax, softmax
 
@@ -102,6 +103,7 @@ LAYER_EXAMPLES = {
     "Dense": [Dense(4, 3), Dense(4, 1, init="he_normal")],
     "Activation": [Activation("tanh"), Activation("leaky_relu", slope=0.2)],
     "Softmax": [Softmax()],
+    "LogSoftmax": [LogSoftmax()],
     "Dropout": [Dropout(0.3)],
 }
 

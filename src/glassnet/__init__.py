@@ -20,7 +20,7 @@ from .errors import (
     ShapeError,
 )
 from .init import INITIALIZERS, get_initializer
-from .layers import LAYERS, Activation, Dense, Dropout, Layer, Softmax
+from .layers import LAYERS, Activation, Dense, Dropout, Layer, LogSoftmax, Softmax
 from .losses import (
     LOSSES,
     BinaryCrossEntropyWithLogits,

@@ -126,9 +126,7 @@ class RunResult:
 def build_model(config: TrainConfig, n_features: int, n_classes: int, rng: np.random.Generator) -> Sequential:
     """The MLP the configuration describes (``Softmax`` output when the loss expects probabilities)."""
     loss = get_loss(config.loss)
-    if loss.expects == "log_probs":
-        raise ConfigError(f"loss {config.loss!r} needs log-probabilities; train with softmax_cross_entropy instead")
-    output = "softmax" if loss.expects == "probs" else "logits"
+    output = {"probs": "softmax", "log_probs": "log_softmax"}.get(loss.expects, "logits")
     n_out = 1 if (config.loss == "binary_cross_entropy_with_logits" and n_classes == 2) else n_classes
     return mlp([n_features, *config.hidden, n_out], config.activation, dropout=config.dropout, output=output,
                rng=rng, dtype=np.dtype(config.dtype))

@@ -28,7 +28,7 @@ import numpy as np
 from .activations import ActivationFunction, get_activation
 from .errors import ConfigError, ShapeError
 from .init import get_initializer
-from .numerics import softmax, softmax_vjp
+from .numerics import log_softmax, softmax, softmax_vjp
 
 __all__ = [
     "Backprop",
@@ -36,6 +36,7 @@ __all__ = [
     "Dense",
     "Activation",
     "Softmax",
+    "LogSoftmax",
     "Dropout",
     "LAYERS",
     "layer_from_config",
@@ -214,6 +215,25 @@ class Softmax(Layer):
             return softmax_vjp(P, grad_P)
 
         return P, backprop
+
+
+@_register
+class LogSoftmax(Layer):
+    """``L = log_softmax(Z) = Z - logsumexp(Z)`` over classes; ``Z, L : (n, n_classes)``.
+
+    Backward: ``dL/dZ = g - softmax(Z) * sum(g)`` per row (the Jacobian of
+    ``z - logsumexp(z)`` is ``I - 1 p^T``).  Pair it with
+    :class:`glassnet.losses.NLLLoss`; together they equal the fused
+    :class:`~glassnet.losses.SoftmaxCrossEntropy`.
+    """
+
+    def forward(self, X, *, training=False, rng=None):
+        L = log_softmax(X)
+
+        def backprop(grad_L, need_input_grad=True):
+            return grad_L - np.exp(L) * np.sum(grad_L, axis=-1, keepdims=True)
+
+        return L, backprop
 
 
 @_register

@@ -23,7 +23,7 @@ import numpy as np
 
 from .activations import ActivationFunction, get_activation
 from .errors import ConfigError, DataError, ShapeError
-from .layers import Activation, Backprop, Dense, Dropout, Layer, Softmax
+from .layers import Activation, Backprop, Dense, Dropout, Layer, LogSoftmax, Softmax
 from .numerics import sigmoid, softmax
 
 __all__ = ["Sequential", "mlp", "as_generator"]
@@ -114,8 +114,9 @@ class Sequential:
 
     @property
     def output_kind(self) -> str:
-        """"probs" when the last layer is a Softmax, otherwise "logits"."""
-        return "probs" if isinstance(self.layers[-1], Softmax) else "logits"
+        """"probs" after a Softmax layer, "log_probs" after a LogSoftmax, otherwise "logits"."""
+        last = self.layers[-1]
+        return "probs" if isinstance(last, Softmax) else "log_probs" if isinstance(last, LogSoftmax) else "logits"
 
     def params(self) -> dict[str, np.ndarray]:
         """``{"<i>.<name>": array}`` of the live parameter arrays, in layer order."""
@@ -237,6 +238,8 @@ class Sequential:
             out = self(X[start : start + batch_size])
             if self.output_kind == "probs":
                 chunks.append(out)
+            elif self.output_kind == "log_probs":
+                chunks.append(np.exp(out))
             elif out.shape[1] == 1:
                 p = sigmoid(out)
                 chunks.append(np.hstack([1 - p, p]))
@@ -263,7 +266,8 @@ def mlp(
 
     ``sizes = [n_in, h1, ..., n_out]``; e.g. ``mlp([784, 256, 128, 10])``.
     ``output="logits"`` ends with the last Dense (pair it with
-    ``SoftmaxCrossEntropy``); ``output="softmax"`` appends a ``Softmax`` layer
+    ``SoftmaxCrossEntropy``); ``output="log_softmax"`` appends a ``LogSoftmax``
+    layer (pair it with ``NLLLoss``); ``output="softmax"`` appends a ``Softmax`` layer
     (pair it with ``CrossEntropy``).
     """
     if isinstance(sizes, (str, bytes)):
@@ -277,8 +281,8 @@ def mlp(
             raise ConfigError(f"layer sizes must be positive integers; {role} is {s!r} in {sizes}")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)) or not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout rate must be a number in [0, 1), got {dropout!r}")
-    if output not in ("logits", "softmax"):
-        raise ConfigError(f"output must be 'logits' or 'softmax', got {output!r}")
+    if output not in ("logits", "softmax", "log_softmax"):
+        raise ConfigError(f"output must be 'logits', 'softmax' or 'log_softmax', got {output!r}")
     act = get_activation(activation)
     layers: list[Layer] = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
@@ -289,4 +293,6 @@ def mlp(
     layers.append(Dense(sizes[-2], sizes[-1], init=init))
     if output == "softmax":
         layers.append(Softmax())
+    elif output == "log_softmax":
+        layers.append(LogSoftmax())
     return Sequential(layers, rng=rng, dtype=dtype)
