@@ -1,0 +1,427 @@
+"""End-to-end tests of the ``glassnet`` command: every sub-command through ``glassnet.cli.main``,
+and a few through a real ``python -m glassnet.cli`` process for exit codes and tracebacks.
+
+Everything trains on the offline 8x8 digits set with 16 hidden units for a few epochs, so the
+whole file runs in seconds.  The bad-input cases of the command line live in
+tests/test_bad_inputs.py (and in the table of docs/bad-inputs.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glassnet.activations import ACTIVATIONS
+from glassnet.cli import main
+from glassnet.datasets import load_dataset
+from glassnet.errors import NonFiniteError
+from glassnet.explain import TOPICS
+from glassnet.idx import write_idx
+from glassnet.losses import LOSSES
+from glassnet.optim import OPTIMIZERS
+from glassnet.preprocess import scaler_from_dict
+from glassnet.serialize import load_model
+
+SMALL = ["--hidden", "16", "--seed", "0"]
+ERROR_LINE = re.compile(r"^glassnet: error: \S.*$")
+
+# A custom layer Y = X * w (one weight per feature) for `gradcheck --module`; BUG is replaced
+# by a factor that is right (1.0) or wrong (0.5) in the weight gradient.
+SCALE_LAYER = '''
+import numpy as np
+from glassnet.layers import Layer
+
+
+class Scale(Layer):
+    def __init__(self, width):
+        super().__init__()
+        self.n_in = width
+        self.params = {"w": np.linspace(0.5, 1.5, width)}
+        self.grads = {"w": np.zeros(width)}
+
+    def forward(self, X, *, training=False, rng=None):
+        w = self.params["w"]
+
+        def backprop(grad_Y, need_input_grad=True):
+            self.grads["w"][...] = BUG * np.sum(grad_Y * X, axis=0)
+            return grad_Y * w if need_input_grad else None
+
+        return X * w, backprop
+
+
+layer = Scale(5)
+'''
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """``glassnet argv...`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:  # argparse: --help and usage errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert ERROR_LINE.match(lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One quiet training run with -o and --history, shared by the commands that read a model.
+
+    (capsys is function-scoped, so this module-scoped run captures its output by hand.)
+    """
+    root = tmp_path_factory.mktemp("cli")
+    model, history = root / "model.npz", root / "history.json"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(["train", *SMALL, "--epochs", "3", "-q", "-o", str(model), "--history", str(history)])
+    return {"root": root, "model": model, "history": history, "status": status, "out": out.getvalue(),
+            "err": err.getvalue()}
+
+
+def digits_test_images(n: int) -> tuple[np.ndarray, np.ndarray]:
+    ds = load_dataset("digits")
+    return ds.X_test[:n], ds.y_test[:n]
+
+
+def predictions(out: str) -> list[str]:
+    """The top class of each line ``i<TAB>class<TAB>prob...`` that predict prints."""
+    return [line.split("\t")[1] for line in out.splitlines()]
+
+
+# ----------------------------------------------------------------------------- train
+def test_train_prints_the_run_and_writes_model_and_history(trained):
+    assert trained["status"] == 0
+    assert trained["err"] == ""  # --quiet: no progress bar, no epoch lines
+    out = trained["out"]
+    assert "dataset: digits (1437 train, 360 test" in out
+    assert "model: Dense(64->16) -> Activation(relu) -> Dropout(0.2) -> Dense(16->10) (1,210 parameters, float32)" in out
+    assert "trained 3 epochs" in out
+    accuracy = float(re.search(r"^test accuracy: (\d\.\d{4})$", out, re.M).group(1))
+    assert 0.85 < accuracy <= 1.0
+    assert f"model saved to {trained['model']}" in out
+
+    model = load_model(trained["model"])
+    assert model.meta["test_accuracy"] == pytest.approx(accuracy, abs=5e-5)
+    assert model.meta["dataset"] == "digits" and model.meta["epochs_trained"] == 3
+    history = json.loads(trained["history"].read_text())
+    assert [r["epoch"] for r in history["records"]] == [1, 2, 3]
+    # 1437 samples, 10% held out for validation -> 1293 training samples in batches of 32
+    assert [r["steps"] for r in history["records"]] == [41, 41, 41]
+    assert all(0 < r["val_loss"] < 3 and 0 <= r["val_accuracy"] <= 1 for r in history["records"])
+
+
+def test_train_without_quiet_writes_one_line_per_epoch_to_stderr(capsys):
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2")
+    assert status == 0
+    epoch_lines = [line for line in err.splitlines() if line.startswith("epoch")]
+    assert [line.split()[1] for line in epoch_lines] == ["1", "2"]
+    assert all("val_loss" in line and "samples/s" in line for line in epoch_lines)
+    assert "test accuracy:" in out
+    assert not re.search(r"^epoch", out, re.M)  # progress stays off stdout
+
+
+def test_same_seed_same_model(tmp_path, capsys):
+    paths = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    for path in paths:
+        assert run(capsys, "train", *SMALL, "--epochs", "2", "-q", "-o", str(path))[0] == 0
+    a, b = (load_model(p).params() for p in paths)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_batch_size_full_takes_one_step_per_epoch(tmp_path, capsys):
+    history = tmp_path / "h.json"
+    status, out, _ = run(capsys, "train", *SMALL, "--epochs", "3", "--batch-size", "full", "-q",
+                         "--history", str(history))
+    assert status == 0
+    assert [r["steps"] for r in json.loads(history.read_text())["records"]] == [1, 1, 1]
+
+
+def test_preset_supplies_values_and_explicit_options_override_them(tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    # the digits preset: 256 hidden units, lr 0.05, standard scaling, dropout 0.2, 50 epochs
+    status, out, _ = run(capsys, "train", "--preset", "digits", "--hidden", "16", "--epochs", "2", "-q", "-o", str(path))
+    assert status == 0
+    config = load_model(path).meta["train_config"]
+    assert config["hidden"] == [16] and config["epochs"] == 2  # given explicitly
+    assert config["lr"] == 0.05 and config["scaling"] == "standard" and config["dropout"] == 0.2  # from the preset
+
+
+def test_train_with_no_hidden_layer(capsys):
+    status, out, _ = run(capsys, "train", "--hidden", "none", "--epochs", "2", "-q")
+    assert status == 0
+    assert "model: Dense(64->10) (650 parameters" in out
+
+
+def test_train_doctor_checks_before_and_after(capsys):
+    status, out, _ = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--doctor")
+    assert status == 0
+    assert "test accuracy:" in out
+    assert re.search(r"^doctor: (no problems found|\d+ problem\(s\) found)$", out, re.M)
+
+
+def test_train_doctor_turns_a_nonfinite_run_into_a_finding(capsys):
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--doctor",
+                           "--lr", "1e6", "--scaling", "none", "--activation", "identity")
+    assert status == 1
+    assert "the loss became NaN or infinite" in out
+    assert "the loss became nan at step" in out
+
+
+def test_nonfinite_run_exits_2_with_one_line_naming_step_and_layer(capsys):
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q",
+                           "--lr", "1e6", "--scaling", "none", "--activation", "identity")
+    assert status == 2
+    line = one_error_line(err)
+    assert re.search(r"the loss became (nan|inf) at step \d+ \(epoch 1\); first non-finite value in", line)
+    assert "test accuracy" not in out
+
+
+def test_debug_raises_instead_of_printing_one_line(tmp_path):
+    with pytest.raises(NonFiniteError, match="at step"):
+        main(["--debug", "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none",
+              "--activation", "identity"])
+    with pytest.raises(FileNotFoundError):  # --debug after the sub-command works too
+        main(["info", "--debug", str(tmp_path / "missing.npz")])
+
+
+def test_resume_continues_the_run_and_refuses_changed_options(tmp_path, capsys):
+    ckdir, history = tmp_path / "ck", tmp_path / "h.json"
+    assert run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--checkpoint-dir", str(ckdir))[0] == 0
+    assert sorted(p.name for p in ckdir.glob("ckpt-*.npz"))
+
+    status, _, err = run(capsys, "train", "--resume", str(ckdir), "--lr", "0.5", "--hidden", "32")
+    assert status == 2
+    assert one_error_line(err) == (
+        "glassnet: error: --resume continues the checkpointed run; these options cannot change: hidden, lr"
+    )
+
+    status, out, err = run(capsys, "train", "--resume", str(ckdir), "--epochs", "3", "--history", str(history))
+    assert status == 0
+    assert "resuming from" in err and "(epoch 2," in err
+    assert [r["epoch"] for r in json.loads(history.read_text())["records"]] == [1, 2, 3]
+
+
+# ----------------------------------------------------------------------------- evaluate, predict, info
+def test_evaluate_reports_the_accuracy_training_measured(trained, capsys):
+    status, out, _ = run(capsys, "evaluate", str(trained["model"]))
+    assert status == 0
+    model = load_model(trained["model"])
+    assert f"accuracy: {model.meta['test_accuracy']:.4f}" in out
+    assert "precision    recall  f1-score   support" in out
+    assert "confusion matrix (rows: true class, columns: predicted)" in out
+    assert re.search(r"^\s+accuracy\s+\d\.\d\d\s+360$", out, re.M)  # the report's support is the whole test set
+
+
+def library_predictions(model_path: Path, X: np.ndarray) -> list[str]:
+    model = load_model(model_path)
+    scaled = scaler_from_dict(model.meta["preprocessing"]).transform(X.reshape(X.shape[0], -1))
+    return [model.meta["class_names"][c] for c in model.predict(scaled)]
+
+
+def test_predict_npy_idx_and_png_agree_with_the_library(trained, tmp_path, capsys):
+    X, _ = digits_test_images(5)
+    expected = library_predictions(trained["model"], X)
+
+    npy = tmp_path / "five.npy"
+    np.save(npy, X)
+    status, out, _ = run(capsys, "predict", str(trained["model"]), str(npy))
+    assert status == 0 and predictions(out) == expected
+    probs = [float(line.split("\t")[2]) for line in out.splitlines()]
+    assert all(0.0 < p <= 1.0 for p in probs)
+
+    idx = tmp_path / "five-images.idx3-ubyte.gz"
+    write_idx(idx, X.reshape(5, 8, 8).astype(np.uint8))
+    status, out, _ = run(capsys, "predict", str(trained["model"]), str(idx))
+    assert status == 0 and predictions(out) == expected
+
+    Image = pytest.importorskip("PIL.Image")
+    pngs = []
+    for i in range(2):
+        pngs.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(X[i].reshape(8, 8).astype(np.uint8), mode="L").save(pngs[-1])
+    status, out, _ = run(capsys, "predict", str(trained["model"]), *map(str, pngs))
+    assert status == 0 and predictions(out) == expected[:2]
+
+
+def test_predict_top_k_lists_classes_by_probability(trained, tmp_path, capsys):
+    X, _ = digits_test_images(1)
+    np.save(tmp_path / "one.npy", X[0])  # one sample as a 1-D array
+    status, out, _ = run(capsys, "predict", str(trained["model"]), str(tmp_path / "one.npy"), "--top", "3")
+    assert status == 0
+    fields = out.strip().split("\t")
+    assert len(fields) == 1 + 2 * 3
+    probs = [float(p) for p in fields[2::2]]
+    assert probs == sorted(probs, reverse=True)
+
+
+def test_info_text_and_json(trained, capsys):
+    status, out, _ = run(capsys, "info", str(trained["model"]))
+    assert status == 0
+    assert "architecture: Dense(64->16) -> Activation(relu) -> Dropout(0.2) -> Dense(16->10)" in out
+    assert "parameters:   1,210 (float32)" in out
+    assert re.search(r"^\s+0\.W\s+\(64, 16\)", out, re.M)
+    assert "dataset: digits" in out
+
+    status, out, _ = run(capsys, "info", "--json", str(trained["model"]))
+    assert status == 0
+    info = json.loads(out)
+    assert info["n_params"] == 1210 and info["dtype"] == "float32"
+    assert info["meta"]["train_config"]["hidden"] == [16]
+    assert info["meta"]["class_names"] == [str(i) for i in range(10)]
+
+
+# ----------------------------------------------------------------------------- gradcheck
+def test_gradcheck_passes_on_a_sound_network(capsys):
+    status, out, _ = run(capsys, "gradcheck", *SMALL, "--batch", "8", "--max-entries", "50")
+    assert status == 0
+    assert re.search(r"^PASSED: \d+ entries checked", out, re.M)
+    assert re.search(r"^0\.W\s+Dense\(64->16\)", out, re.M)
+
+
+def test_gradcheck_of_a_saved_model(trained, capsys):
+    status, out, _ = run(capsys, "gradcheck", "--model", str(trained["model"]), "--max-entries", "50")
+    assert status == 0 and "PASSED" in out
+
+
+def test_gradcheck_module_with_a_correct_custom_layer_exits_0(tmp_path, capsys):
+    module = tmp_path / "good_layer.py"
+    module.write_text(SCALE_LAYER.replace("BUG", "1.0"))
+    status, out, _ = run(capsys, "gradcheck", "--module", str(module))
+    assert status == 0
+    assert re.search(r"^w\s+Scale\s+\(5,\).*ok$", out, re.M)
+    assert "PASSED" in out
+
+
+def test_gradcheck_module_with_a_buggy_custom_layer_exits_1_and_diagnoses(tmp_path, capsys):
+    module = tmp_path / "bad_layer.py"
+    module.write_text(SCALE_LAYER.replace("BUG", "0.5"))
+    status, out, _ = run(capsys, "gradcheck", "--module", str(module))
+    assert status == 1
+    assert re.search(r"^w\s+Scale\s+\(5,\).*0\.50000.*FAIL$", out, re.M)
+    assert "FAILED (w)" in out
+    assert "gradient scaled by 0.5" in out  # the diagnosis, not just the table
+
+
+def test_gradcheck_module_that_fails_to_run_is_one_line(tmp_path, capsys):
+    module = tmp_path / "broken.py"
+    module.write_text("import numpy as np\nlayer = undefined_name\n")
+    status, _, err = run(capsys, "gradcheck", "--module", str(module))
+    assert status == 2
+    assert "running it raised NameError: name 'undefined_name' is not defined" in one_error_line(err)
+
+
+# ----------------------------------------------------------------------------- doctor, overfit-batch
+def test_doctor_on_a_healthy_saved_model(trained, capsys):
+    status, out, _ = run(capsys, "doctor", str(trained["model"]))
+    assert out.startswith(f"{trained['model']}: Dense(64->16)")
+    assert "examined on the digits test set (360 samples)" in out
+    assert status == 0 and "doctor: no problems found" in out
+
+
+def test_doctor_finds_a_collapsed_model(tmp_path, capsys):
+    path = tmp_path / "collapsed.npz"
+    # a learning rate of 1e6 kills every relu unit: the network answers one class for everything
+    assert run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none", "-o", str(path))[0] == 0
+    status, out, _ = run(capsys, "doctor", str(path))
+    assert status == 1
+    assert "the network predicts one class for almost every input" in out
+    assert "dead relu units" in out
+
+
+def test_overfit_batch_ok_for_a_sound_network_and_problem_when_it_cannot(capsys):
+    status, out, _ = run(capsys, "overfit-batch", *SMALL, "--steps", "200")
+    assert status == 0
+    assert "OK: the network drives the loss on one batch to near zero" in out
+    assert "batch accuracy 100%" in out
+
+    status, out, _ = run(capsys, "overfit-batch", *SMALL, "--steps", "5", "--lr", "1e-6")
+    assert status == 1
+    assert "PROBLEM: the network cannot fit a single small batch" in out
+
+
+# ----------------------------------------------------------------------------- explain, help
+def test_explain_lists_topics_and_prints_one(capsys):
+    status, out, _ = run(capsys, "explain")
+    assert status == 0
+    listed = out.strip().removeprefix("topics: ").split(", ")
+    assert listed == list(TOPICS)
+    assert set(ACTIVATIONS) <= set(listed)
+
+    status, out, _ = run(capsys, "explain", "relu")
+    assert status == 0
+    assert out.startswith("Activation 'relu'")
+    worst = float(re.search(r"max \|f'\(z\) - central difference\| = (\S+)", out).group(1))
+    assert worst < 1e-6
+
+
+def test_unknown_explain_topic_is_one_line(capsys):
+    status, _, err = run(capsys, "explain", "no-such-topic")
+    assert status == 2
+    assert "unknown explain topic 'no-such-topic'; topics: softmax-cross-entropy" in one_error_line(err)
+
+
+def test_help_lists_every_registry_choice(capsys):
+    status, out, _ = run(capsys, "train", "--help")
+    assert status == 0
+    flat = " ".join(out.split())
+    for name in [*ACTIVATIONS, *LOSSES, *OPTIMIZERS]:
+        assert name in flat, name
+    assert "'none' for no hidden layer" in flat
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    status, out, _ = run(capsys)
+    assert status == 2
+    assert "train" in out and "evaluate" in out and "gradcheck" in out
+
+
+# ----------------------------------------------------------------------------- real processes
+def glassnet_process(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "glassnet.cli", *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_process_usage_error_is_one_line_and_status_2():
+    proc = glassnet_process("train", "--hidden", "256,0")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert one_error_line(proc.stderr) == (
+        "glassnet: error: argument --hidden: every hidden layer needs at least 1 unit, got 0 for hidden layer 2 "
+        "in '256,0' (use 'none' for no hidden layer)"
+    )
+
+
+def test_process_nonfinite_run_is_one_line_without_traceback_and_with_debug_a_traceback():
+    argv = ["train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none", "--activation", "identity"]
+    proc = glassnet_process(*argv)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "the loss became" in one_error_line(proc.stderr)
+
+    proc = glassnet_process("--debug", *argv)
+    assert proc.returncode == 1  # an uncaught exception
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "glassnet.errors.NonFiniteError: the loss became" in proc.stderr
+
+
+def test_process_info_on_a_missing_model_file(tmp_path):
+    missing = tmp_path / "nope.npz"
+    proc = glassnet_process("info", str(missing))
+    assert proc.returncode == 2
+    assert one_error_line(proc.stderr) == f"glassnet: error: {missing}: No such file or directory"
