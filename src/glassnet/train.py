@@ -358,6 +358,8 @@ def fit(
     steps_per_epoch = -(-n // batch_size)
     schedule = getattr(optimizer, "lr", None)
     x_buffer = np.empty((batch_size, X.shape[1]), dtype=model.dtype)
+    if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
+        raise DataError(f"the resumed state's sample order does not index these {n} training samples")
     _call(callbacks, "on_train_begin", state, {
         "epochs": epochs, "steps_per_epoch": steps_per_epoch, "n_samples": n, "batch_size": batch_size,
         "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
@@ -376,7 +378,9 @@ def fit(
                 idx = state.order[state.position : state.position + batch_size]
                 b = idx.size
                 xb = x_buffer[:b]
-                np.take(X, idx, axis=0, out=xb)
+                # mode="clip" because the default mode="raise" gathers into a temporary and copies it
+                # into out; the order is a permutation of range(n), so nothing is ever clipped.
+                np.take(X, idx, axis=0, out=xb, mode="clip")
                 yb = y[idx]
                 value, outputs, _ = forward_backward(model, loss, xb, yb, l2=l2, training=True, rng=gen)
                 if not math.isfinite(value):
