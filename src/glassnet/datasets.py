@@ -521,6 +521,8 @@ def _assemble(
             raise FileFormatError(
                 f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels"
             )
+        if images.shape[0] == 0:
+            raise DataError(f"{images_path}: no samples: the file holds 0 images (shape {images.shape})")
     images = arrays[f"{parts[0]}_images"]
     if len(parts) == 2 and arrays["test_images"].shape[1:] != images.shape[1:]:
         raise FileFormatError(

@@ -171,8 +171,11 @@ class Sequential:
         """
         try:
             X = np.asarray(X)
-        except ValueError as exc:  # ragged nested lists
-            raise DataError(f"features must be a rectangular array (n_samples, n_features): {exc}") from None
+        except ValueError:  # ragged nested lists
+            raise DataError(
+                f"features must be a rectangular array (n_samples, n_features); numpy could not make one of "
+                f"the {type(X).__name__} given (rows of different lengths?)"
+            ) from None
         if X.dtype.kind not in "biuf":
             raise DataError(f"features must be numeric (an int or float array), got an array of dtype {X.dtype}")
         if X.ndim != 2:

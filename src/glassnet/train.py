@@ -177,7 +177,7 @@ def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int) -> np.nda
     """Integer labels ``(n,)`` in ``[0, n_classes)``, or a ``(n, k)`` target matrix; clear errors otherwise."""
     y = np.asarray(y)
     if y.ndim == 0:
-        raise DataError(f"labels must be an array with one label per sample ({n_samples}), got a single value {y!r}")
+        raise DataError(f"labels must be an array with one label per sample ({n_samples}), got a single value {y.item()!r}")
     if y.shape[0] != n_samples:
         raise DataError(f"X has {n_samples} samples but y has {y.shape[0]} labels")
     if y.ndim == 2:
