@@ -403,8 +403,9 @@ class SklearnTrainer:
     Settings: ``learning_rate="constant"``, ``learning_rate_init=0.1``,
     ``momentum=0.9``, ``nesterovs_momentum=False``, ``alpha=0`` (no L2),
     ``batch_size=b``, ``shuffle=True``; float32 input stays float32
-    (``MLPClassifier`` accepts float32 since 1.0 and keeps its weights in
-    the input's dtype).
+    (``_validate_input`` accepts ``dtype=(float64, float32)`` and the
+    weights take the input's dtype; checked on scikit-learn 1.9, and the
+    smoke test checks the weights are still float32 after an epoch).
 
     One epoch, exactly: ``partial_fit`` runs one pass over the data (in a
     new shuffled order) and keeps the optimizer, so the momentum carries over
@@ -550,6 +551,57 @@ def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epo
     if keep_trainers:
         out["trainers"] = trainers
     return out
+
+
+def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str, Any]:
+    """Where a glassnet epoch goes: the steps of ``fit``'s inner loop timed one by one.
+
+    The same calls ``fit`` makes, in the same order (gather the batch, forward,
+    loss, backward, optimizer update, apply, count hits), each wrapped in a
+    clock; the last of ``epochs`` epochs is reported, in seconds per epoch.
+    ``matmul_floor`` says how much of forward + backward is matrix products.
+    """
+    from glassnet.losses import SoftmaxCrossEntropy
+    from glassnet.optim import apply_updates
+    from glassnet.train import _n_correct
+
+    model = initial_model(case, seed)
+    loss, optimizer = SoftmaxCrossEntropy(), SGD(lr=LEARNING_RATE, momentum=MOMENTUM)
+    params, grads = model.params(), model.grads()
+    state = optimizer.init(params)
+    X, y, b = data.X_train, data.y_train, case.batch_size
+    buffer = np.empty((b, X.shape[1]), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    clock = time.perf_counter
+    stages = ("gather", "forward", "loss", "backward", "optimizer update", "apply updates", "count hits")
+    for _ in range(epochs):
+        spent = dict.fromkeys(stages, 0.0)
+        order = rng.permutation(X.shape[0])
+        start = clock()
+        for first in range(0, X.shape[0], b):
+            t0 = clock()
+            idx = order[first : first + b]
+            xb = buffer[: idx.size]
+            np.take(X, idx, axis=0, out=xb, mode="clip")
+            yb = y[idx]
+            t1 = clock()
+            outputs, backprop = model.forward(xb, training=True)
+            t2 = clock()
+            value, grad_outputs = loss(outputs, yb)
+            t3 = clock()
+            backprop(grad_outputs)
+            t4 = clock()
+            updates, state = optimizer.update(grads, state, params)
+            t5 = clock()
+            apply_updates(params, updates)
+            t6 = clock()
+            _n_correct(outputs, yb)
+            t7 = clock()
+            for stage, (a, z) in zip(stages, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
+                spent[stage] += z - a
+        total = clock() - start
+    spent["python between steps"] = total - sum(spent.values())
+    return {"case": case.name, "epoch_seconds": total, "stages": spent}
 
 
 def inference_throughput(trainers: dict[str, Any], X: np.ndarray, repeats: int = 7) -> dict[str, dict[str, float]]:
@@ -699,6 +751,18 @@ def format_report(report: dict[str, Any]) -> str:
                   f"{'framework':<11} {'samples/s':>12} {'glassnet/peer':>14}"]
         for fw, r in inference["frameworks"].items():
             lines.append(f"{fw:<11} {r['samples_per_second']:12,.0f} {r['ratio_to_glassnet']:14.2f}")
+    parts = report.get("anatomy")
+    if parts:
+        st, floor = parts["stages"], parts["floor_seconds"]
+        lines += ["", f"where a glassnet epoch goes ({parts['case']}; fit's steps timed one by one, "
+                      f"{parts['epoch_seconds']:.3f} s in all):"]
+        lines += [f"  {stage:<22} {seconds:6.3f} s" for stage, seconds in st.items()]
+        matmul_part = st["forward"] + st["backward"]
+        unavoidable = floor + st["gather"] + st["optimizer update"] + st["apply updates"]
+        lines += [
+            f"  forward + backward {matmul_part:.3f} s, of which matrix products (the floor) {floor:.3f} s",
+            f"  floor + gather + SGD update alone: {unavoidable:.3f} s = {unavoidable / floor:.2f} x floor",
+        ]
     memory = report.get("memory")
     if memory:
         lines += ["", "peak memory (a fresh process each: load the data, train; VmHWM):",
@@ -736,7 +800,7 @@ def _strip(obj: Any) -> Any:
 def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], epochs: int, warmup: int,
                   seed: int = 0, memory: bool = True, memory_epochs: int = 1, n_train: int | None = None,
                   synthetic: bool = False, sklearn_mode: str = "partial_fit", floor_repeats: int = 7,
-                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                  anatomy_of: bool = True, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Everything: the cases, inference throughput, memory probes and the target checks, as one dict."""
     report: dict[str, Any] = {
         "machine": machine_info(),
@@ -765,6 +829,12 @@ def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], e
         log(f"inference with the models of {source} ...")
         report["inference"] = {"case": source, "n_samples": int(data.X_test.shape[0]),
                                "frameworks": inference_throughput(trained[source], data.X_test)}
+    if anatomy_of:
+        name = next((c for c in ("relu-b128", *cases) if c in CASES and c in report["cases"]), None)
+        if name is not None:
+            log(f"anatomy of a glassnet epoch, {name} ...")
+            report["anatomy"] = anatomy(CASES[name], data, seed=seed)
+            report["anatomy"]["floor_seconds"] = report["cases"][name]["floor"]["seconds"]
     if memory:
         report["memory"] = {}
         case = CASES[next((c for c in cases if c in CASES), "relu-b128")]
@@ -800,6 +870,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one short case: relu-b128, 2 epochs on 10,000 images, no memory probes")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    parser.add_argument("--no-anatomy", action="store_true", help="skip the stage-by-stage timing of a glassnet epoch")
     parser.add_argument("--memory-epochs", type=int, default=1)
     parser.add_argument("--floor-repeats", type=int, default=7, help="timing runs per matrix product (best counts)")
     parser.add_argument("--sklearn-mode", choices=("partial_fit", "warm_start"), default="partial_fit")
@@ -812,7 +883,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(memory_probe(args.memory_probe, case, args.epochs, args.n_train, args.synthetic)))
         return 0
     if args.quick:
-        args.cases, args.epochs, args.n_train, args.no_memory = ["relu-b128"], 2, args.n_train or 10_000, True
+        args.cases, args.epochs, args.n_train = ["relu-b128"], 2, args.n_train or 10_000
+        args.no_memory = args.no_anatomy = True
     if args.epochs < 1 or args.warmup < 0:
         parser.error("--epochs must be >= 1 and --warmup >= 0")
     frameworks = _available(args.frameworks)
@@ -821,7 +893,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run_benchmark(args.cases, data, frameworks, args.epochs, args.warmup, args.seed,
                            memory=not args.no_memory, memory_epochs=args.memory_epochs, n_train=args.n_train,
                            synthetic=args.synthetic, sklearn_mode=args.sklearn_mode,
-                           floor_repeats=args.floor_repeats, log=log)
+                           floor_repeats=args.floor_repeats, anatomy_of=not args.no_anatomy, log=log)
     report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
     print(format_report(report))
     if args.json:

@@ -81,6 +81,7 @@ def test_one_unshuffled_epoch_gives_the_same_weights_everywhere(compare):
     for name, trainer in trainers.items():
         assert len(trainer.seconds) == 1
         for (W, b), (W0, b0) in zip(trainer.weights(), after):
+            assert W.dtype == b.dtype == np.float32, name
             np.testing.assert_allclose(W, W0, atol=2e-5, err_msg=name)
             np.testing.assert_allclose(b, b0, atol=2e-5, err_msg=name)
 
@@ -120,6 +121,9 @@ def test_main_writes_json(compare, tmp_path):
     assert set(report["cases"]) == {"relu-b128"}
     assert report["inference"]["frameworks"]["glassnet"]["samples_per_second"] > 0
     assert report["machine"]["numpy"] == np.__version__
+    stages = report["anatomy"]["stages"]
+    assert report["anatomy"]["case"] == "relu-b128" and min(stages.values()) >= -1e-3
+    assert sum(stages.values()) == pytest.approx(report["anatomy"]["epoch_seconds"])
 
 
 def test_memory_probe_in_a_subprocess(compare):
