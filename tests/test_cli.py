@@ -425,3 +425,16 @@ def test_process_info_on_a_missing_model_file(tmp_path):
     proc = glassnet_process("info", str(missing))
     assert proc.returncode == 2
     assert one_error_line(proc.stderr) == f"glassnet: error: {missing}: No such file or directory"
+
+
+def test_a_missing_named_dataset_says_where_it_looked_and_how_to_get_it(tmp_path, monkeypatch, capsys):
+    # the one error whose message is longer than a line: the look-up report is the answer
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("GLASSNET_DATA", raising=False)
+    status, out, err = run(capsys, "train", "--dataset", "kmnist", "--data-dir", str(tmp_path), "--no-download", "-q")
+    assert status == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0] == "glassnet: error: dataset 'kmnist' not found, and downloading is off (download=False). Looked in:"
+    assert f"  - {tmp_path} (data_dir): missing train-images-idx3-ubyte.gz" in err
+    assert "To get it:" in err and "kmnist/train-images-idx3-ubyte.gz" in err
+    assert "Traceback" not in err
