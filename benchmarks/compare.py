@@ -19,7 +19,12 @@ What is compared, for each case (a network and a batch size):
   ``alpha=0``), softmax cross-entropy, float32 throughout, a new random order
   of the training samples every epoch.
 * The same data: full Fashion-MNIST (60,000 training and 10,000 test images),
-  pixels scaled to [0, 1] in float32.
+  pixels scaled to [0, 1] in float32.  PyTorch trains on the very order
+  glassnet's epoch drew (``--torch-own-order`` lets it shuffle itself), so the
+  accuracy comparison measures the implementations, not shuffle luck: after
+  one epoch in the same order their weights agree to float32 rounding (the
+  smoke test checks this).  scikit-learn shuffles with its own generator
+  (it cannot be given an order).
 * The same threads: PyTorch gets ``torch.set_num_threads`` equal to the number
   of BLAS threads numpy uses (read with threadpoolctl).
 
@@ -309,18 +314,28 @@ class _Interleave:
     The glassnet epoch time is the wall time between two calls of
     ``on_epoch_end`` (the first starts at ``on_train_begin``, after fit's
     one-off input checks): the shuffle, every batch and the epoch's record.
+    Peers that take ``order=`` (PyTorch) get the order glassnet's epoch used,
+    so the two frameworks see the same batches; the only per-batch cost this
+    adds to glassnet is keeping a reference to the order.
     """
 
-    def __init__(self, peers: Sequence[Any], seconds: list[float]) -> None:
-        self.peers, self.seconds, self._mark = peers, seconds, 0.0
+    def __init__(self, peers: Sequence[Any], seconds: list[float], share_order: bool = True) -> None:
+        self.peers, self.seconds, self.share_order = peers, seconds, share_order
+        self._mark, self._order = 0.0, None
 
     def on_train_begin(self, state, info) -> None:
         self._mark = time.perf_counter()
 
+    def on_batch_end(self, step) -> None:
+        self._order = step.state.order
+
     def on_epoch_end(self, record, state) -> None:
         self.seconds.append(time.perf_counter() - self._mark)
         for peer in self.peers:
-            peer.train_epoch()
+            if self.share_order and getattr(peer, "takes_order", False):
+                peer.train_epoch(order=self._order)
+            else:
+                peer.train_epoch()
         self._mark = time.perf_counter()
 
 
@@ -335,11 +350,12 @@ class GlassnetTrainer:
         self.X, self.y, self.batch_size, self.seed, self.shuffle = X, y, batch_size, seed, shuffle
         self.seconds: list[float] = []
 
-    def train(self, epochs: int, peers: Sequence[Any] = ()) -> None:
-        """Train ``epochs`` epochs in one ``fit`` call; each peer trains one epoch after each of ours."""
+    def train(self, epochs: int, peers: Sequence[Any] = (), share_order: bool = True) -> None:
+        """Train ``epochs`` epochs in one ``fit`` call; each peer trains one epoch after each of ours
+        (PyTorch in the same sample order unless ``share_order=False``)."""
         fit(self.model, self.X, self.y, optimizer=SGD(lr=LEARNING_RATE, momentum=MOMENTUM), epochs=epochs,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=np.random.default_rng(self.seed),
-            callbacks=[_Interleave(peers, self.seconds)])
+            callbacks=[_Interleave(peers, self.seconds, share_order)])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model.predict(X)
@@ -372,11 +388,18 @@ class TorchTrainer:
         self.generator = torch.Generator().manual_seed(seed)
         self.seconds: list[float] = []
 
-    def train_epoch(self) -> None:
+    #: train_epoch accepts the sample order of glassnet's epoch (see :class:`_Interleave`)
+    takes_order = True
+
+    def train_epoch(self, order: np.ndarray | None = None) -> None:
+        """One epoch in a new random order, or in ``order`` (an index array) when given."""
         torch, F = self.torch, self.torch.nn.functional
         start = time.perf_counter()
         n = self.X.shape[0]
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        if order is not None:
+            order = torch.from_numpy(order)
+        else:
+            order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for first in range(0, n, self.batch_size):
             idx = order[first : first + self.batch_size]
             loss = F.cross_entropy(self.net(self.X[idx]), self.y[idx])
@@ -520,13 +543,13 @@ def timed_epochs(seconds: Sequence[float], warmup: int) -> list[float]:
 
 def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epochs: int = 5, warmup: int = 1,
              seed: int = 0, floor_repeats: int = 7, sklearn_mode: str = "partial_fit",
-             keep_trainers: bool = False) -> dict[str, Any]:
+             share_order: bool = True, keep_trainers: bool = False) -> dict[str, Any]:
     """Train every framework ``epochs`` epochs, interleaved; return times, ratios, accuracies and the floor."""
     trainers = make_trainers(case, data, frameworks, seed, sklearn_mode=sklearn_mode)
     n = data.X_train.shape[0]
     floor_before = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
     peers = [trainers[name] for name in FRAMEWORKS if name in trainers and name != "glassnet"]
-    trainers["glassnet"].train(epochs, peers)
+    trainers["glassnet"].train(epochs, peers, share_order)
     floor_after = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
     floor = min(floor_before, floor_after, key=lambda f: f["seconds"])
 
@@ -545,7 +568,8 @@ def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epo
     out = {
         "case": case.name, "description": case.describe(), "sizes": list(case.sizes),
         "activation": case.activation, "batch_size": case.batch_size, "n_train": n,
-        "epochs": epochs, "warmup": warmup, "frameworks": results, "floor": floor,
+        "epochs": epochs, "warmup": warmup, "torch_shares_glassnets_order": share_order,
+        "frameworks": results, "floor": floor,
         "floor_seconds_before_after": [floor_before["seconds"], floor_after["seconds"]],
     }
     if keep_trainers:
@@ -729,7 +753,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"numpy BLAS: {blas}; torch threads: {m['blas_threads']}"
         + (f"; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE_unset']} was unset" if m["OPENBLAS_CORETYPE_unset"] else ""),
         f"data: {s['data']} ({s['n_train']} train / {s['n_test']} test), float32 in [0, 1]; "
-        f"SGD lr {LEARNING_RATE} momentum {MOMENTUM}; {s['epochs']} epochs, the first {s['warmup']} not timed",
+        f"SGD lr {LEARNING_RATE} momentum {MOMENTUM}; {s['epochs']} epochs, the first {s['warmup']} not timed; "
+        + ("torch trains on glassnet's shuffled order, sklearn shuffles its own" if s.get("torch_shares_glassnets_order")
+           else "each framework shuffles with its own generator"),
         "",
         f"{'case':<11} {'framework':<9} {'s/epoch':>8} {'peer/glassnet':>13} {'x floor':>8} {'test acc':>9}  epochs (s)",
     ]
@@ -800,13 +826,14 @@ def _strip(obj: Any) -> Any:
 def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], epochs: int, warmup: int,
                   seed: int = 0, memory: bool = True, memory_epochs: int = 1, n_train: int | None = None,
                   synthetic: bool = False, sklearn_mode: str = "partial_fit", floor_repeats: int = 7,
-                  anatomy_of: bool = True, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                  anatomy_of: bool = True, share_order: bool = True, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Everything: the cases, inference throughput, memory probes and the target checks, as one dict."""
     report: dict[str, Any] = {
         "machine": machine_info(),
         "settings": {"data": data.name, "n_train": int(data.X_train.shape[0]), "n_test": int(data.X_test.shape[0]),
                      "epochs": epochs, "warmup": warmup, "seed": seed, "frameworks": list(frameworks),
-                     "lr": LEARNING_RATE, "momentum": MOMENTUM, "sklearn_mode": sklearn_mode},
+                     "lr": LEARNING_RATE, "momentum": MOMENTUM, "sklearn_mode": sklearn_mode,
+                     "torch_shares_glassnets_order": share_order},
         "cases": {},
     }
     trained: dict[str, Any] = {}
@@ -815,7 +842,7 @@ def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], e
             continue
         log(f"case {name}: {CASES[name].describe()} ...")
         result = run_case(CASES[name], data, frameworks, epochs, warmup, seed, floor_repeats=floor_repeats,
-                          sklearn_mode=sklearn_mode, keep_trainers=True)
+                          sklearn_mode=sklearn_mode, share_order=share_order, keep_trainers=True)
         trained.setdefault(name, result.pop("trainers"))
         report["cases"][name] = result
         log("  " + ", ".join(f"{fw} {r['median_seconds']:.3f} s/epoch, {100 * r['test_accuracy']:.2f}%"
@@ -825,7 +852,8 @@ def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], e
         if source is None:  # inference alone: train relu-b128 first, untimed
             source = "relu-b128"
             trained[source] = make_trainers(CASES[source], data, frameworks, seed, sklearn_mode=sklearn_mode)
-            trained[source]["glassnet"].train(epochs, [t for n, t in trained[source].items() if n != "glassnet"])
+            trained[source]["glassnet"].train(epochs, [t for n, t in trained[source].items() if n != "glassnet"],
+                                              share_order)
         log(f"inference with the models of {source} ...")
         report["inference"] = {"case": source, "n_samples": int(data.X_test.shape[0]),
                                "frameworks": inference_throughput(trained[source], data.X_test)}
@@ -873,6 +901,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-anatomy", action="store_true", help="skip the stage-by-stage timing of a glassnet epoch")
     parser.add_argument("--memory-epochs", type=int, default=1)
     parser.add_argument("--floor-repeats", type=int, default=7, help="timing runs per matrix product (best counts)")
+    parser.add_argument("--torch-own-order", action="store_true",
+                        help="let PyTorch shuffle with its own generator instead of using glassnet's epoch order")
     parser.add_argument("--sklearn-mode", choices=("partial_fit", "warm_start"), default="partial_fit")
     parser.add_argument("--json", metavar="PATH", help="also write the full results as JSON")
     parser.add_argument("--memory-probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
@@ -893,7 +923,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run_benchmark(args.cases, data, frameworks, args.epochs, args.warmup, args.seed,
                            memory=not args.no_memory, memory_epochs=args.memory_epochs, n_train=args.n_train,
                            synthetic=args.synthetic, sklearn_mode=args.sklearn_mode,
-                           floor_repeats=args.floor_repeats, anatomy_of=not args.no_anatomy, log=log)
+                           floor_repeats=args.floor_repeats, anatomy_of=not args.no_anatomy,
+                           share_order=not args.torch_own_order, log=log)
     report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
     print(format_report(report))
     if args.json:

@@ -86,6 +86,22 @@ def test_one_unshuffled_epoch_gives_the_same_weights_everywhere(compare):
             np.testing.assert_allclose(b, b0, atol=2e-5, err_msg=name)
 
 
+def test_torch_trains_on_glassnets_shuffled_order(compare):
+    pytest.importorskip("torch")
+    data = compare.synthetic_data(200, 20, n_features=30, n_classes=4, seed=2)
+    case = compare.Case("tiny", (30, 16, 4), "tanh", 32)
+    trainers = compare.make_trainers(case, data, ["glassnet", "torch"], seed=0)
+    trainers["glassnet"].train(2, [trainers["torch"]])
+    for (W, b), (W0, b0) in zip(trainers["torch"].weights(), trainers["glassnet"].weights()):
+        np.testing.assert_allclose(W, W0, atol=2e-5)
+        np.testing.assert_allclose(b, b0, atol=2e-5)
+    # with its own shuffle, PyTorch ends elsewhere
+    trainers = compare.make_trainers(case, data, ["glassnet", "torch"], seed=0)
+    trainers["glassnet"].train(2, [trainers["torch"]], share_order=False)
+    W_torch, W_ours = trainers["torch"].weights()[0][0], trainers["glassnet"].weights()[0][0]
+    assert np.abs(W_torch - W_ours).max() > 1e-3
+
+
 def test_run_case_report_and_json(compare, tmp_path):
     data = compare.synthetic_data(200, 50)
     frameworks = peers_available()
