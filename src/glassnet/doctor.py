@@ -71,7 +71,7 @@ class Finding:
 class Thresholds:
     """Every number the doctor judges by."""
 
-    unscaled_max: float = 20.0  # |x| above this: inputs not scaled
+    unscaled_scale: float = 5.0  # overall std or |mean| of the inputs above this: not scaled
     imbalance_ratio: float = 10.0  # largest class / smallest class
     init_loss_factor: float = 3.0  # initial loss outside [ln C / f, f ln C]
     saturated_fraction: float = 0.5  # of a layer's units' outputs in the flat part
@@ -95,11 +95,13 @@ def check_data(
     found: list[Finding] = []
     X = np.asarray(X)
     y = np.asarray(y)
-    biggest = float(np.max(np.abs(X))) if X.size else 0.0
-    if biggest > th.unscaled_max:
+    # Typical magnitude, not the extreme: a standardised near-constant pixel may reach 30 legitimately.
+    mean, std = (float(np.mean(X)), float(np.std(X))) if X.size else (0.0, 0.0)
+    if std > th.unscaled_scale or abs(mean) > th.unscaled_scale:
         found.append(Finding(
             "unscaled", "inputs are not scaled",
-            f"features reach {biggest:g} (e.g. pixels 0-255); mean {float(np.mean(X)):.3g}, std {float(np.std(X)):.3g}",
+            f"features have mean {mean:.3g} and standard deviation {std:.3g} (max {float(np.max(np.abs(X))):g}; "
+            "pixels 0-255?)",
             "scale pixels to [0, 1] or standardise each feature (glassnet train --scaling pixel|standard)",
         ))
     labels = y if y.ndim == 1 else np.argmax(y, axis=1)
