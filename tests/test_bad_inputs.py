@@ -373,7 +373,7 @@ CASES: list[Case] = [
     Case(TRAIN, "`--lr nan`", train("--lr", "nan"), CLI, "expected a positive finite number, got 'nan'"),
     Case(TRAIN, "`--lr inf`", train("--lr", "inf"), CLI, "expected a positive finite number, got 'inf'"),
     Case(TRAIN, "`--lr 0`", train("--lr", "0"), CLI, "expected a positive finite number, got '0'"),
-    Case(TRAIN, "`--lr abc`", train("--lr", "abc"), CLI, "argument --lr: expected a number, got 'abc'"),
+    Case(TRAIN, "`--lr abc`", train("--lr", "abc"), CLI, "argument --lr: expected a positive finite number, got 'abc'"),
     Case(TRAIN, "`--hidden 0,5`", train("--hidden", "0,5"), CLI,
          "argument --hidden: every hidden layer needs at least 1 unit, got 0 for hidden layer 1 in '0,5'"),
     Case(TRAIN, "`--hidden 256,0`", train("--hidden", "256,0"), CLI, "got 0 for hidden layer 2 in '256,0'"),

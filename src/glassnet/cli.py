@@ -45,55 +45,28 @@ def _positive_int_list(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
+def _number(kind: type, *, low: float, low_inclusive: bool, high: float | None = None, what: str):
+    """An argparse type: ``kind`` (int or float) parsed from text and checked against a range."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        ok = (value >= low if low_inclusive else value > low) and (high is None or value < high)
+        if not (ok and np.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value >= 0 and np.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    """A number in [0, 1): a rate or fraction where 1 would leave nothing."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_float = _number(float, low=0.0, low_inclusive=False, what="a positive finite number")
+_nonneg_float = _number(float, low=0.0, low_inclusive=True, what="a finite number >= 0")
+_positive_int = _number(int, low=1, low_inclusive=True, what="an integer >= 1")
+_nonneg_int = _number(int, low=0, low_inclusive=True, what="an integer >= 0")
+#: a rate or fraction where 1 would leave nothing
+_fraction = _number(float, low=0.0, low_inclusive=True, high=1.0, what="a number in [0, 1)")
 
 
 def _existing_dir(text: str) -> str:
