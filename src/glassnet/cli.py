@@ -565,7 +565,33 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     report = gradcheck(model, prep.loss, X, y, l2=config.l2, dtype=np.dtype(args.check_dtype),
                        max_entries=args.max_entries, seed=config.seed)
     _print_diagnosis(report, model, prep.loss, X, y, l2=config.l2)
-    return 0 if report.passed else 1
+    loss_ok = _cross_checks(model, prep.loss, X, y)
+    return 0 if report.passed and loss_ok else 1
+
+
+def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray) -> bool:
+    """The loss against its own value, and for softmax models the fused, unfused and numeric gradients."""
+    from .diagnosis import cross_check_softmax
+    from .gradcheck import check_loss
+
+    outputs = model.astype(np.float64)(X)
+    loss_report = check_loss(loss, outputs, y)
+    verdict = "ok" if loss_report.passed else "FAIL"
+    print(f"\nloss value vs its own gradient ({type(loss).__name__}): max rel error "
+          f"{loss_report.max_rel_error:.2e}  {verdict}")
+    if model.output_kind == "logits" and outputs.shape[1] > 1:
+        logits = outputs
+    elif model.output_kind == "probs":  # the logits are the input of the final Softmax
+        captured: list[np.ndarray] = []
+        model.astype(np.float64).forward(X, capture=captured)
+        logits = captured[-2] if len(captured) > 1 else X
+    else:
+        return loss_report.passed
+    diffs = cross_check_softmax(logits, y)
+    print("softmax + cross-entropy on these logits: fused (p - t)/m vs unfused Softmax -> CrossEntropy "
+          f"{diffs['fused_vs_unfused']:.1e}, fused vs finite differences {diffs['fused_vs_numeric']:.1e}, "
+          f"unfused vs finite differences {diffs['unfused_vs_numeric']:.1e}")
+    return loss_report.passed
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -191,8 +191,13 @@ def _check_tensor(
     max_entries: int | None,
     rng: np.random.Generator,
     n_worst: int,
+    relative_step: bool = False,
 ) -> TensorCheck:
-    """Perturb entries of ``array`` in place (restoring each), compare with ``analytic``."""
+    """Perturb entries of ``array`` in place (restoring each), compare with ``analytic``.
+
+    With ``relative_step`` each entry moves by ``step * |x|`` (for probabilities, whose
+    stencil must stay positive: ``log(o - 2h)`` is undefined once ``h > o/2``).
+    """
     flat_indices = np.arange(array.size)
     if max_entries is not None and array.size > max_entries:
         flat_indices = np.sort(rng.choice(array.size, size=max_entries, replace=False))
@@ -201,17 +206,18 @@ def _check_tensor(
     kink = np.zeros(array.shape, dtype=bool)
     for k in flat_indices:
         original = flat[k]
+        h = step * abs(float(original)) if relative_step and original != 0 else step
         total = 0.0
         crossed = False
         for offset, weight in _STENCIL:
-            flat[k] = original + offset * step
+            flat[k] = original + offset * h
             value, regions = evaluate()
             total += weight * value
             if not crossed and any(np.any(r != b) for r, b in zip(regions, base_regions)):
                 crossed = True
         flat[k] = original
         idx = np.unravel_index(k, array.shape)
-        numeric[idx] = total / (12.0 * step)
+        numeric[idx] = total / (12.0 * h)
         kink[idx] = crossed
     checked = ~np.isnan(numeric) & ~kink
     a, n = analytic[checked].astype(np.float64), numeric[checked]
@@ -407,7 +413,8 @@ def check_loss(
     """Check a loss's gradient against finite differences of its own value.
 
     outputs : (m, k) (logits, probabilities or log-probabilities as the loss
-    expects); targets : (m,) or (m, k).  Catches a loss whose reported value
+    expects); targets : (m,) or (m, k).  Probabilities are perturbed by a
+    relative step (``h |o|``) so the stencil never leaves (0, 1].  Catches a loss whose reported value
     and gradient disagree, e.g. one that clips ``log(p)`` in the value but not
     in the gradient, or divides one of them by ``m`` and not the other.
     """
@@ -425,6 +432,7 @@ def check_loss(
     check = _check_tensor(
         "outputs", None, type(loss).__name__, outputs, grad, evaluate, [],
         step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=np.random.default_rng(seed), n_worst=n_worst,
+        relative_step=loss.expects == "probs",
     )
     report = GradcheckReport([check], dtype, step, rtol, float(value), subject=repr(loss))
     return report.raise_if_failed() if raise_on_failure else report
