@@ -541,11 +541,16 @@ def timed_epochs(seconds: Sequence[float], warmup: int) -> list[float]:
     return list(seconds[warmup:]) or list(seconds)
 
 
+def _load_average() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epochs: int = 5, warmup: int = 1,
              seed: int = 0, floor_repeats: int = 7, sklearn_mode: str = "partial_fit",
              share_order: bool = True, keep_trainers: bool = False) -> dict[str, Any]:
     """Train every framework ``epochs`` epochs, interleaved; return times, ratios, accuracies and the floor."""
     trainers = make_trainers(case, data, frameworks, seed, sklearn_mode=sklearn_mode)
+    load_before = _load_average()
     n = data.X_train.shape[0]
     floor_before = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
     peers = [trainers[name] for name in FRAMEWORKS if name in trainers and name != "glassnet"]
@@ -570,6 +575,8 @@ def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epo
         "activation": case.activation, "batch_size": case.batch_size, "n_train": n,
         "epochs": epochs, "warmup": warmup, "torch_shares_glassnets_order": share_order,
         "frameworks": results, "floor": floor,
+        # 1-minute load average before and after (this run's own threads count too: ~2 on 2 cores)
+        "load_average": [load_before, _load_average()],
         "floor_seconds_before_after": [floor_before["seconds"], floor_after["seconds"]],
     }
     if keep_trainers:
@@ -771,6 +778,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"{'':<11} floor: {floor['flops'] / 1e9:.1f} GFLOP/epoch at {floor['gflops']:.1f} GFLOP/s "
             f"(np.matmul, these shapes) = {floor['seconds']:.3f} s  [{case['description']}]"
         )
+        if case.get("load_average") and None not in case["load_average"]:
+            lines[-1] += "  load {:.2f} -> {:.2f}".format(*case["load_average"])
     inference = report.get("inference")
     if inference:
         lines += ["", f"inference on the {inference['n_samples']} test images, models of {inference['case']}:",
