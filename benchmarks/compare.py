@@ -86,6 +86,8 @@ FRAMEWORKS = ("glassnet", "torch", "sklearn")
 LEARNING_RATE = 0.1
 MOMENTUM = 0.9
 MB = 1024 * 1024
+#: pause between two frameworks' epochs: OpenBLAS worker threads spin ~0.1 s after a call before sleeping.
+SETTLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -319,8 +321,9 @@ class _Interleave:
     adds to glassnet is keeping a reference to the order.
     """
 
-    def __init__(self, peers: Sequence[Any], seconds: list[float], share_order: bool = True) -> None:
-        self.peers, self.seconds, self.share_order = peers, seconds, share_order
+    def __init__(self, peers: Sequence[Any], seconds: list[float], share_order: bool = True,
+                 settle: float = 0.0) -> None:
+        self.peers, self.seconds, self.share_order, self.settle = peers, seconds, share_order, settle
         self._mark, self._order = 0.0, None
 
     def on_train_begin(self, state, info) -> None:
@@ -332,10 +335,12 @@ class _Interleave:
     def on_epoch_end(self, record, state) -> None:
         self.seconds.append(time.perf_counter() - self._mark)
         for peer in self.peers:
+            time.sleep(self.settle)
             if self.share_order and getattr(peer, "takes_order", False):
                 peer.train_epoch(order=self._order)
             else:
                 peer.train_epoch()
+        time.sleep(self.settle if self.peers else 0.0)
         self._mark = time.perf_counter()
 
 
@@ -350,12 +355,14 @@ class GlassnetTrainer:
         self.X, self.y, self.batch_size, self.seed, self.shuffle = X, y, batch_size, seed, shuffle
         self.seconds: list[float] = []
 
-    def train(self, epochs: int, peers: Sequence[Any] = (), share_order: bool = True) -> None:
+    def train(self, epochs: int, peers: Sequence[Any] = (), share_order: bool = True, settle: float = 0.0,
+              callback: Any = None) -> None:
         """Train ``epochs`` epochs in one ``fit`` call; each peer trains one epoch after each of ours
-        (PyTorch in the same sample order unless ``share_order=False``)."""
+        (PyTorch in the same sample order unless ``share_order=False``), ``settle`` seconds apart.
+        ``callback`` replaces the interleaving callback (the worker process passes its own)."""
         fit(self.model, self.X, self.y, optimizer=SGD(lr=LEARNING_RATE, momentum=MOMENTUM), epochs=epochs,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=np.random.default_rng(self.seed),
-            callbacks=[_Interleave(peers, self.seconds, share_order)])
+            callbacks=[callback or _Interleave(peers, self.seconds, share_order, settle)])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model.predict(X)
@@ -515,20 +522,32 @@ class SklearnTrainer:
         return list(zip(self.clf.coefs_, self.clf.intercepts_))
 
 
+def make_trainer(name: str, model: Sequential, data: Data, batch_size: int, seed: int = 0, shuffle: bool = True,
+                 sklearn_mode: str = "partial_fit") -> Any:
+    """The trainer of framework ``name``, starting from ``model``'s weights."""
+    args = (model, data.X_train, data.y_train, batch_size, seed)
+    if name == "glassnet":
+        return GlassnetTrainer(*args, shuffle=shuffle)
+    if name == "torch":
+        return TorchTrainer(*args, shuffle=shuffle)
+    if name == "sklearn":
+        return SklearnTrainer(*args, shuffle=shuffle, mode=sklearn_mode)
+    raise ValueError(f"unknown framework {name!r}; known: {FRAMEWORKS}")
+
+
 def make_trainers(case: Case, data: Data, frameworks: Sequence[str], seed: int = 0, shuffle: bool = True,
                   sklearn_mode: str = "partial_fit") -> dict[str, Any]:
-    """One trainer per framework, all starting from the same initial weights."""
+    """One trainer per framework (in this process), all starting from the same initial weights."""
+    _check_frameworks(frameworks)
+    model = initial_model(case, seed)
+    return {name: make_trainer(name, model, data, case.batch_size, seed, shuffle, sklearn_mode)
+            for name in FRAMEWORKS if name in frameworks}
+
+
+def _check_frameworks(frameworks: Sequence[str]) -> None:
     unknown = set(frameworks) - set(FRAMEWORKS)
     if unknown or "glassnet" not in frameworks:
         raise ValueError(f"frameworks must include glassnet and come from {FRAMEWORKS}, got {list(frameworks)}")
-    model = initial_model(case, seed)
-    args = (model, data.X_train, data.y_train, case.batch_size, seed)
-    trainers: dict[str, Any] = {"glassnet": GlassnetTrainer(*args, shuffle=shuffle)}
-    if "torch" in frameworks:
-        trainers["torch"] = TorchTrainer(*args, shuffle=shuffle)
-    if "sklearn" in frameworks:
-        trainers["sklearn"] = SklearnTrainer(*args, shuffle=shuffle, mode=sklearn_mode)
-    return trainers
 
 
 # ----------------------------------------------------------------------------- running a case
@@ -546,25 +565,35 @@ def _load_average() -> float | None:
 
 
 def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epochs: int = 5, warmup: int = 1,
-             seed: int = 0, floor_repeats: int = 7, sklearn_mode: str = "partial_fit",
-             share_order: bool = True, keep_trainers: bool = False) -> dict[str, Any]:
-    """Train every framework ``epochs`` epochs, interleaved; return times, ratios, accuracies and the floor."""
-    trainers = make_trainers(case, data, frameworks, seed, sklearn_mode=sklearn_mode)
+             seed: int = 0, floor_repeats: int = 7, sklearn_mode: str = "partial_fit", share_order: bool = True,
+             spec: DataSpec | None = None, settle: float = SETTLE_SECONDS, inference: bool = False,
+             keep_trainers: bool = False) -> dict[str, Any]:
+    """Train every framework ``epochs`` epochs, interleaved; return times, ratios, accuracies and the floor.
+
+    With a ``spec`` each framework runs in a process of its own (:class:`Worker`, which loads
+    the data from the spec); without one, all of them run here, in this process.
+    ``inference=True`` also measures prediction speed on the test set with the trained models.
+    """
+    _check_frameworks(frameworks)
     load_before = _load_average()
     n = data.X_train.shape[0]
     floor_before = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
-    peers = [trainers[name] for name in FRAMEWORKS if name in trainers and name != "glassnet"]
-    trainers["glassnet"].train(epochs, peers, share_order)
+    if spec is None:
+        seconds, accuracies, speeds, trainers = _run_here(case, data, frameworks, epochs, seed, sklearn_mode,
+                                                          share_order, settle, inference)
+    else:
+        seconds, accuracies, speeds = _run_in_workers(case, spec, frameworks, epochs, seed, sklearn_mode,
+                                                      share_order, settle, inference)
+        trainers = None
     floor_after = matmul_floor(case.sizes, case.batch_size, n, floor_repeats)
     floor = min(floor_before, floor_after, key=lambda f: f["seconds"])
 
     results: dict[str, Any] = {}
-    for name, trainer in trainers.items():
-        counted = timed_epochs(trainer.seconds, warmup)
+    for name in (fw for fw in FRAMEWORKS if fw in seconds):
         results[name] = {
-            "epoch_seconds": trainer.seconds,
-            "median_seconds": statistics.median(counted),
-            "test_accuracy": accuracy(trainer, data.X_test, data.y_test),
+            "epoch_seconds": seconds[name],
+            "median_seconds": statistics.median(timed_epochs(seconds[name], warmup)),
+            "test_accuracy": accuracies[name],
         }
     ours = results["glassnet"]["median_seconds"]
     for entry in results.values():
@@ -574,14 +603,54 @@ def run_case(case: Case, data: Data, frameworks: Sequence[str] = FRAMEWORKS, epo
         "case": case.name, "description": case.describe(), "sizes": list(case.sizes),
         "activation": case.activation, "batch_size": case.batch_size, "n_train": n,
         "epochs": epochs, "warmup": warmup, "torch_shares_glassnets_order": share_order,
+        "one_process_per_framework": spec is not None,
         "frameworks": results, "floor": floor,
         # 1-minute load average before and after (this run's own threads count too: ~2 on 2 cores)
         "load_average": [load_before, _load_average()],
         "floor_seconds_before_after": [floor_before["seconds"], floor_after["seconds"]],
     }
-    if keep_trainers:
+    if speeds is not None:
+        out["inference"] = {"case": case.name, "n_samples": int(data.X_test.shape[0]),
+                            "frameworks": _inference_table(speeds, data.X_test.shape[0])}
+    if keep_trainers and trainers is not None:
         out["trainers"] = trainers
     return out
+
+
+def _run_here(case, data, frameworks, epochs, seed, sklearn_mode, share_order, settle, inference):
+    trainers = make_trainers(case, data, frameworks, seed, sklearn_mode=sklearn_mode)
+    peers = [trainers[name] for name in FRAMEWORKS if name in trainers and name != "glassnet"]
+    trainers["glassnet"].train(epochs, peers, share_order, settle)
+    seconds = {name: t.seconds for name, t in trainers.items()}
+    accuracies = {name: accuracy(t, data.X_test, data.y_test) for name, t in trainers.items()}
+    speeds = {name: predict_seconds(t, data.X_test) for name, t in trainers.items()} if inference else None
+    return seconds, accuracies, speeds, trainers
+
+
+def _run_in_workers(case, spec, frameworks, epochs, seed, sklearn_mode, share_order, settle, inference):
+    workers = {name: Worker(name, case, spec, seed, sklearn_mode) for name in FRAMEWORKS if name in frameworks}
+    try:
+        for worker in workers.values():
+            worker.receive()  # {"ready": true}: data loaded, trainer built
+        seconds: dict[str, list[float]] = {name: [] for name in workers}
+        ours = workers["glassnet"]
+        ours.send(cmd="train", epochs=epochs)
+        for _ in range(epochs):
+            done = ours.receive()  # glassnet finished an epoch and waits
+            seconds["glassnet"].append(done["seconds"])
+            for name in (fw for fw in workers if fw != "glassnet"):
+                time.sleep(settle)
+                order = done["order"] if share_order and name == "torch" else None
+                seconds[name].append(workers[name].ask(cmd="epoch", order=order)["seconds"])
+            time.sleep(settle)
+            ours.send(cmd="continue")
+        ours.receive()  # {"trained": true}
+        accuracies = {name: w.ask(cmd="accuracy")["accuracy"] for name, w in workers.items()}
+        speeds = {name: w.ask(cmd="inference")["seconds"] for name, w in workers.items()} if inference else None
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return seconds, accuracies, speeds
 
 
 def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str, Any]:
@@ -635,22 +704,150 @@ def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str,
     return {"case": case.name, "epoch_seconds": total, "stages": spent}
 
 
-def inference_throughput(trainers: dict[str, Any], X: np.ndarray, repeats: int = 7) -> dict[str, dict[str, float]]:
-    """Samples per second predicting class labels for ``X`` (median of ``repeats`` passes), each framework's own API."""
-    out = {}
-    for name, trainer in trainers.items():
+def predict_seconds(trainer: Any, X: np.ndarray, repeats: int = 7) -> float:
+    """Median seconds of ``trainer.predict(X)`` (class labels, each framework's own API) over ``repeats`` runs."""
+    trainer.predict(X)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
         trainer.predict(X)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            trainer.predict(X)
-            times.append(time.perf_counter() - start)
-        seconds = statistics.median(times)
-        out[name] = {"seconds": seconds, "samples_per_second": X.shape[0] / seconds}
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _inference_table(seconds: dict[str, float], n_samples: int) -> dict[str, dict[str, float]]:
+    out = {name: {"seconds": t, "samples_per_second": n_samples / t} for name, t in seconds.items()}
     ours = out["glassnet"]["samples_per_second"]
     for entry in out.values():
         entry["ratio_to_glassnet"] = ours / entry["samples_per_second"]  # > 1: glassnet is faster
     return out
+
+
+# ----------------------------------------------------------------------------- one process per framework
+@dataclass(frozen=True)
+class DataSpec:
+    """How to load the benchmark data, so that a worker process loads exactly the same arrays."""
+
+    synthetic: bool = False
+    n_train: int | None = None
+
+    def load(self) -> Data:
+        return synthetic_data(self.n_train or 2000, 500) if self.synthetic else load_fashion_mnist(self.n_train)
+
+    def cli_args(self) -> list[str]:
+        return (["--synthetic"] if self.synthetic else []) + (["--n-train", str(self.n_train)] if self.n_train else [])
+
+
+class Worker:
+    """One framework in a process of its own, driven one epoch at a time.
+
+    Why: numpy's OpenBLAS, PyTorch's OpenMP pool and scikit-learn (numpy's
+    BLAS again, plus scipy's) each keep worker threads that spin after their
+    work; sharing one process, they slowed each other down, the deep case
+    by up to 2x (measured).  In separate processes each framework runs as it
+    would on its own, and the idle ones sleep.  The parent still interleaves
+    them epoch by epoch, ``SETTLE_SECONDS`` apart (OpenBLAS threads spin for
+    about 0.1 s after a call before they sleep).
+
+    The protocol is one JSON object per line on the child's stdin/stdout
+    (``--worker FRAMEWORK``); see :func:`serve`.
+    """
+
+    def __init__(self, framework: str, case: Case, spec: DataSpec, seed: int = 0,
+                 sklearn_mode: str = "partial_fit") -> None:
+        self.framework = framework
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--cases", case.name,
+               "--seed", str(seed), "--sklearn-mode", sklearn_mode, *spec.cli_args()]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def send(self, **message: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.framework} worker exited (code {self.proc.wait()}); see its stderr above")
+        return json.loads(line)
+
+    def ask(self, **message: Any) -> dict[str, Any]:
+        self.send(**message)
+        return self.receive()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send(cmd="quit")
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+class _PauseAfterEachEpoch:
+    """The glassnet worker's ``fit`` callback: report each epoch (time and order), then wait for "continue"."""
+
+    def __init__(self, send: Callable[..., None], receive: Callable[[], dict[str, Any]]) -> None:
+        self.send, self.receive = send, receive
+        self._mark, self._order = 0.0, None
+
+    def on_train_begin(self, state, info) -> None:
+        self._mark = time.perf_counter()
+
+    def on_batch_end(self, step) -> None:
+        self._order = step.state.order
+
+    def on_epoch_end(self, record, state) -> None:
+        seconds = time.perf_counter() - self._mark
+        self.send(seconds=seconds, order=None if self._order is None else self._order.tolist())
+        self.receive()  # {"cmd": "continue"}
+        self._mark = time.perf_counter()
+
+
+def serve(framework: str, case: Case, spec: DataSpec, seed: int, sklearn_mode: str) -> int:
+    """The ``--worker`` process: load the data, build one trainer, then obey the parent line by line.
+
+    Messages in: ``train`` (glassnet: ``fit`` all epochs, pausing after each),
+    ``epoch`` (a peer: one epoch, in ``order`` if given), ``accuracy``,
+    ``inference``, ``quit``.  Everything a library prints goes to stderr.
+    """
+    channel, sys.stdout = sys.stdout, sys.stderr
+
+    def send(**message: Any) -> None:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+
+    def receive() -> dict[str, Any]:
+        line = sys.stdin.readline()
+        return json.loads(line) if line else {"cmd": "quit"}
+
+    data = spec.load()
+    trainer = make_trainer(framework, initial_model(case, seed), data, case.batch_size, seed,
+                           sklearn_mode=sklearn_mode)
+    send(ready=True)
+    while True:
+        message = receive()
+        command = message["cmd"]
+        if command == "quit":
+            return 0
+        if command == "train":
+            trainer.train(message["epochs"], callback=_PauseAfterEachEpoch(send, receive))
+            send(trained=True)
+        elif command == "epoch":
+            order = message.get("order")
+            if order is not None:
+                trainer.train_epoch(order=np.asarray(order, dtype=np.int64))
+            else:
+                trainer.train_epoch()
+            send(seconds=trainer.seconds[-1])
+        elif command == "accuracy":
+            send(accuracy=accuracy(trainer, data.X_test, data.y_test))
+        elif command == "inference":
+            send(seconds=predict_seconds(trainer, data.X_test))
+        else:
+            raise ValueError(f"unknown worker command {command!r}")
 
 
 # ----------------------------------------------------------------------------- memory (one subprocess each)
@@ -762,7 +959,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"data: {s['data']} ({s['n_train']} train / {s['n_test']} test), float32 in [0, 1]; "
         f"SGD lr {LEARNING_RATE} momentum {MOMENTUM}; {s['epochs']} epochs, the first {s['warmup']} not timed; "
         + ("torch trains on glassnet's shuffled order, sklearn shuffles its own" if s.get("torch_shares_glassnets_order")
-           else "each framework shuffles with its own generator"),
+           else "each framework shuffles with its own generator")
+        + ("; one process per framework" if s.get("one_process_per_framework") else "; all in one process"),
         "",
         f"{'case':<11} {'framework':<9} {'s/epoch':>8} {'peer/glassnet':>13} {'x floor':>8} {'test acc':>9}  epochs (s)",
     ]
@@ -832,42 +1030,42 @@ def _strip(obj: Any) -> Any:
     return obj
 
 
-def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], epochs: int, warmup: int,
-                  seed: int = 0, memory: bool = True, memory_epochs: int = 1, n_train: int | None = None,
-                  synthetic: bool = False, sklearn_mode: str = "partial_fit", floor_repeats: int = 7,
-                  anatomy_of: bool = True, share_order: bool = True, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+def run_benchmark(cases: Sequence[str], spec: DataSpec, frameworks: Sequence[str], epochs: int, warmup: int,
+                  seed: int = 0, memory: bool = True, memory_epochs: int = 1, sklearn_mode: str = "partial_fit",
+                  floor_repeats: int = 7, anatomy_of: bool = True, share_order: bool = True,
+                  one_process_per_framework: bool = True, data: Data | None = None,
+                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Everything: the cases, inference throughput, memory probes and the target checks, as one dict."""
+    data = data if data is not None else spec.load()
     report: dict[str, Any] = {
         "machine": machine_info(),
         "settings": {"data": data.name, "n_train": int(data.X_train.shape[0]), "n_test": int(data.X_test.shape[0]),
                      "epochs": epochs, "warmup": warmup, "seed": seed, "frameworks": list(frameworks),
                      "lr": LEARNING_RATE, "momentum": MOMENTUM, "sklearn_mode": sklearn_mode,
-                     "torch_shares_glassnets_order": share_order},
+                     "torch_shares_glassnets_order": share_order,
+                     "one_process_per_framework": one_process_per_framework, "settle_seconds": SETTLE_SECONDS},
         "cases": {},
     }
-    trained: dict[str, Any] = {}
-    for name in cases:
-        if name == INFERENCE:
-            continue
+    training = [name for name in cases if name in CASES]
+    # the models whose prediction speed is measured: relu-b128's (trained for the purpose if not in the run)
+    inference_source = None
+    if INFERENCE in cases:
+        inference_source = "relu-b128" if "relu-b128" in training or not training else training[0]
+        if inference_source not in training:
+            training.append(inference_source)
+    for name in training:
         log(f"case {name}: {CASES[name].describe()} ...")
         result = run_case(CASES[name], data, frameworks, epochs, warmup, seed, floor_repeats=floor_repeats,
-                          sklearn_mode=sklearn_mode, share_order=share_order, keep_trainers=True)
-        trained.setdefault(name, result.pop("trainers"))
+                          sklearn_mode=sklearn_mode, share_order=share_order,
+                          spec=spec if one_process_per_framework else None,
+                          inference=name == inference_source)
+        if "inference" in result:
+            report["inference"] = result.pop("inference")
         report["cases"][name] = result
         log("  " + ", ".join(f"{fw} {r['median_seconds']:.3f} s/epoch, {100 * r['test_accuracy']:.2f}%"
                              for fw, r in result["frameworks"].items()))
-    if INFERENCE in cases:
-        source = "relu-b128" if "relu-b128" in trained else next(iter(trained), None)
-        if source is None:  # inference alone: train relu-b128 first, untimed
-            source = "relu-b128"
-            trained[source] = make_trainers(CASES[source], data, frameworks, seed, sklearn_mode=sklearn_mode)
-            trained[source]["glassnet"].train(epochs, [t for n, t in trained[source].items() if n != "glassnet"],
-                                              share_order)
-        log(f"inference with the models of {source} ...")
-        report["inference"] = {"case": source, "n_samples": int(data.X_test.shape[0]),
-                               "frameworks": inference_throughput(trained[source], data.X_test)}
     if anatomy_of:
-        name = next((c for c in ("relu-b128", *cases) if c in CASES and c in report["cases"]), None)
+        name = next((c for c in ("relu-b128", *training) if c in report["cases"]), None)
         if name is not None:
             log(f"anatomy of a glassnet epoch, {name} ...")
             case, n = CASES[name], data.X_train.shape[0]
@@ -875,12 +1073,12 @@ def run_benchmark(cases: Sequence[str], data: Data, frameworks: Sequence[str], e
             report["anatomy"] = anatomy(case, data, seed=seed)
             floors.append(matmul_floor(case.sizes, case.batch_size, n, floor_repeats)["seconds"])
             report["anatomy"]["floor_seconds"] = min(floors)  # measured around the anatomy itself
-    if memory:
+    if memory and training:
         report["memory"] = {}
-        case = CASES[next((c for c in cases if c in CASES), "relu-b128")]
+        case = CASES[training[0]]
         for fw in frameworks:
             log(f"memory probe: {fw}, {case.name}, {memory_epochs} epoch(s) ...")
-            report["memory"][fw] = measure_memory(fw, case, memory_epochs, n_train, synthetic)
+            report["memory"][fw] = measure_memory(fw, case, memory_epochs, spec.n_train, spec.synthetic)
     report["targets"] = check_targets(report)
     return report
 
@@ -917,13 +1115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="let PyTorch shuffle with its own generator instead of using glassnet's epoch order")
     parser.add_argument("--sklearn-mode", choices=("partial_fit", "warm_start"), default="partial_fit")
     parser.add_argument("--json", metavar="PATH", help="also write the full results as JSON")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run all frameworks in this one process (their thread pools then slow each other)")
     parser.add_argument("--memory-probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
+    spec = DataSpec(synthetic=args.synthetic, n_train=args.n_train)
     if args.memory_probe:
         case = CASES[next(c for c in args.cases if c in CASES)]
         print(json.dumps(memory_probe(args.memory_probe, case, args.epochs, args.n_train, args.synthetic)))
         return 0
+    if args.worker:
+        return serve(args.worker, CASES[args.cases[0]], spec, args.seed, args.sklearn_mode)
     if args.quick:
         args.cases, args.epochs, args.n_train = ["relu-b128"], 2, args.n_train or 10_000
         args.no_memory = args.no_anatomy = True
@@ -931,12 +1135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs must be >= 1 and --warmup >= 0")
     frameworks = _available(args.frameworks)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    data = synthetic_data(args.n_train or 2000, 500) if args.synthetic else load_fashion_mnist(args.n_train)
-    report = run_benchmark(args.cases, data, frameworks, args.epochs, args.warmup, args.seed,
-                           memory=not args.no_memory, memory_epochs=args.memory_epochs, n_train=args.n_train,
-                           synthetic=args.synthetic, sklearn_mode=args.sklearn_mode,
-                           floor_repeats=args.floor_repeats, anatomy_of=not args.no_anatomy,
-                           share_order=not args.torch_own_order, log=log)
+    report = run_benchmark(args.cases, spec, frameworks, args.epochs, args.warmup, args.seed,
+                           memory=not args.no_memory, memory_epochs=args.memory_epochs,
+                           sklearn_mode=args.sklearn_mode, floor_repeats=args.floor_repeats,
+                           anatomy_of=not args.no_anatomy, share_order=not args.torch_own_order,
+                           one_process_per_framework=not args.in_process, log=log)
     report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
     print(format_report(report))
     if args.json:

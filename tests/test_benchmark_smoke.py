@@ -127,6 +127,26 @@ def test_run_case_report_and_json(compare, tmp_path):
     json.loads(json.dumps(compare._strip(report)))
 
 
+def test_one_process_per_framework(compare):
+    """The worker processes load the same data, train interleaved, and PyTorch follows glassnet's order."""
+    available = peers_available()
+    frameworks = ["glassnet", "torch"] if "torch" in available else available  # two processes are enough
+    spec = compare.DataSpec(synthetic=True, n_train=160)
+    data = spec.load()
+    case = compare.CASES["relu-b128"]
+    isolated = compare.run_case(case, data, frameworks, epochs=2, warmup=1, floor_repeats=1, spec=spec,
+                                settle=0.0, inference=True)
+    here = compare.run_case(case, data, frameworks, epochs=2, warmup=1, floor_repeats=1, settle=0.0)
+    assert isolated["one_process_per_framework"] and not here["one_process_per_framework"]
+    for name in frameworks:
+        assert len(isolated["frameworks"][name]["epoch_seconds"]) == 2
+        assert isolated["inference"]["frameworks"][name]["samples_per_second"] > 0
+    # the same seeds, data and (for glassnet and PyTorch) batches: the same models, wherever they ran
+    for name in ("glassnet", "torch"):
+        if name in frameworks:
+            assert isolated["frameworks"][name]["test_accuracy"] == here["frameworks"][name]["test_accuracy"]
+
+
 def test_main_writes_json(compare, tmp_path):
     out = tmp_path / "bench.json"
     code = compare.main(["--synthetic", "--n-train", "150", "--epochs", "1", "--cases", "relu-b128", "inference",
