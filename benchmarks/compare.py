@@ -28,9 +28,10 @@ What is compared, for each case (a network and a batch size):
 * The same threads: PyTorch gets ``torch.set_num_threads`` equal to the number
   of BLAS threads numpy uses (read with threadpoolctl).
 
-The frameworks are interleaved epoch by epoch in one process (a glassnet
-epoch, a PyTorch epoch, a scikit-learn epoch, again), so a burst of machine
-noise hits all of them alike.  The first ``--warmup`` epochs are not timed;
+Each framework runs in a process of its own (their thread pools slow each
+other down when they share one), and the parent interleaves them epoch by
+epoch (a glassnet epoch, a PyTorch epoch, a scikit-learn epoch, again, 0.2 s
+apart), so a burst of machine noise hits all of them alike.  The first ``--warmup`` epochs are not timed;
 the table gives the median seconds per epoch of the rest and each peer's
 time divided by glassnet's (above 1: glassnet is faster).  Test accuracy is
 measured after the same number of epochs for all three.
