@@ -181,11 +181,13 @@ def machine_info() -> dict[str, Any]:
         "blas_threads": blas_threads(),
         "OPENBLAS_CORETYPE_unset": os.environ.get("GLASSNET_BENCH_UNSET_CORETYPE"),
     }
-    for module in ("torch", "sklearn", "glassnet"):
-        try:
-            info[module] = __import__(module).__version__
-        except ImportError:
-            info[module] = None
+    from importlib.metadata import PackageNotFoundError, version
+
+    for key, distribution in (("torch", "torch"), ("sklearn", "scikit-learn"), ("glassnet", "glassnet")):
+        try:  # the version without importing the library: this process stays free of their thread pools
+            info[key] = version(distribution)
+        except PackageNotFoundError:
+            info[key] = None
     return info
 
 
@@ -1085,13 +1087,13 @@ def run_benchmark(cases: Sequence[str], spec: DataSpec, frameworks: Sequence[str
 
 
 def _available(frameworks: Sequence[str]) -> list[str]:
+    from importlib.util import find_spec
+
     out = []
     for fw in frameworks:
-        module = {"glassnet": "glassnet", "torch": "torch", "sklearn": "sklearn"}[fw]
-        try:
-            __import__(module)
+        if find_spec(fw) is not None:  # the module names are the framework names
             out.append(fw)
-        except ImportError:
+        else:
             print(f"note: {fw} is not installed; leaving it out", file=sys.stderr)
     return out
 
