@@ -911,27 +911,40 @@ def measure_memory(framework: str, case: Case, epochs: int = 1, n_train: int | N
 
 # ----------------------------------------------------------------------------- targets and report
 def check_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 5's targets that the cases run can decide: what, measured value, limit, met."""
+    """Issue 5's targets that the cases run can decide: what, measured value, limit, met.
+
+    Speed targets are judged twice, on the median epochs and on the best
+    epochs (which a burst of machine noise cannot inflate), and count as met
+    only when both pass: on a shared machine a burst that lands on one
+    framework's epochs can otherwise make either side look faster than it is.
+    """
     cases = report["cases"]
     checks = []
 
-    def add(what: str, value: float, limit: float, met: bool) -> None:
-        checks.append({"target": what, "value": value, "limit": limit, "met": bool(met)})
+    def add(what: str, value: float, limit: float, met: bool, best: float | None = None) -> None:
+        checks.append({"target": what, "value": value, "value_best_epochs": best, "limit": limit, "met": bool(met)})
+
+    def ratio(fws: dict[str, Any], top: str, bottom: str, key: str) -> float:
+        return fws[top][key] / fws[bottom][key]
 
     for name, peer, limit in SPEED_TARGETS:
         if name in cases and peer in cases[name]["frameworks"]:
-            value = 1.0 / cases[name]["frameworks"][peer]["ratio_to_glassnet"]
-            add(f"{name}: glassnet epoch / {peer} epoch <= {limit}", value, limit, value <= limit)
+            fws = cases[name]["frameworks"]
+            value, best = ratio(fws, "glassnet", peer, "median_seconds"), ratio(fws, "glassnet", peer, "best_seconds")
+            add(f"{name}: glassnet epoch / {peer} epoch <= {limit}", value, limit, max(value, best) <= limit, best)
     for name, limit in FLOOR_TARGETS:
         if name in cases:
-            value = cases[name]["frameworks"]["glassnet"]["x_floor"]
-            add(f"{name}: glassnet epoch / floating-point floor <= {limit}", value, limit, value <= limit)
+            ours, floor = cases[name]["frameworks"]["glassnet"], cases[name]["floor"]["seconds"]
+            value, best = ours["x_floor"], ours["best_seconds"] / floor
+            add(f"{name}: glassnet epoch / floating-point floor <= {limit}", value, limit, max(value, best) <= limit,
+                best)
     for name, case in cases.items():
         fws = case["frameworks"]
         if "sklearn" in fws:
-            value = fws["sklearn"]["ratio_to_glassnet"]
+            value, best = ratio(fws, "sklearn", "glassnet", "median_seconds"), ratio(fws, "sklearn", "glassnet",
+                                                                                  "best_seconds")
             add(f"{name}: sklearn epoch / glassnet epoch >= {SKLEARN_SPEEDUP}", value, SKLEARN_SPEEDUP,
-                value >= SKLEARN_SPEEDUP)
+                min(value, best) >= SKLEARN_SPEEDUP, best)
         if "torch" in fws:
             gap = 100 * abs(fws["glassnet"]["test_accuracy"] - fws["torch"]["test_accuracy"])
             add(f"{name}: |test accuracy glassnet - torch| <= {ACCURACY_POINTS} points", gap, ACCURACY_POINTS,
@@ -1018,8 +1031,10 @@ def format_report(report: dict[str, Any]) -> str:
     targets = report.get("targets")
     if targets:
         lines += ["", "issue 5 targets:"]
+        lines.append("  (speed: median epochs, and in brackets best epochs; met only if both pass)")
         for t in targets:
-            lines.append(f"  [{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['value']:.2f}")
+            best = f" [{t['value_best_epochs']:.2f}]" if t.get("value_best_epochs") is not None else ""
+            lines.append(f"  [{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['value']:.2f}{best}")
     return "\n".join(lines)
 
 
