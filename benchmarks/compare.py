@@ -69,6 +69,7 @@ import argparse
 import json
 import math
 import platform
+import signal
 import statistics
 import subprocess
 import time
@@ -806,7 +807,8 @@ class _PauseAfterEachEpoch:
     def on_epoch_end(self, record, state) -> None:
         seconds = time.perf_counter() - self._mark
         self.send(seconds=seconds, order=None if self._order is None else self._order.tolist())
-        self.receive()  # {"cmd": "continue"}
+        if self.receive().get("cmd") != "continue":  # "quit", or the parent is gone
+            raise SystemExit(0)
         self._mark = time.perf_counter()
 
 
@@ -1143,6 +1145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     spec = DataSpec(synthetic=args.synthetic, n_train=args.n_train)
+    # a kill (SIGTERM) unwinds like an exception, so the worker processes are told to quit
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.memory_probe:
         case = CASES[next(c for c in args.cases if c in CASES)]
         print(json.dumps(memory_probe(args.memory_probe, case, args.epochs, args.n_train, args.synthetic)))
