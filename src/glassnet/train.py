@@ -61,6 +61,9 @@ class EpochRecord:
     seconds: float = 0.0
     samples_per_second: float = 0.0
     steps: int = 0
+    #: tensor name -> mean ``||dJ/dp||`` over the epoch's sampled steps; filled by
+    #: :class:`glassnet.monitor.GradientNorms` when it is one of the callbacks, else empty.
+    grad_norms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,9 +83,13 @@ class History:
         return len(self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: NaN (no validation data, a diverged loss) becomes None."""
+        """JSON-ready: NaN (no validation data, a diverged loss) becomes None, also inside ``grad_norms``."""
+        def finite(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
         def clean(record: EpochRecord) -> dict[str, Any]:
-            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(record).items()}
+            return {k: ({n: finite(x) for n, x in v.items()} if isinstance(v, dict) else finite(v))
+                    for k, v in asdict(record).items()}
 
         return {
             "records": [clean(r) for r in self.records],
@@ -92,7 +99,12 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "History":
-        records = [EpochRecord(**{k: (math.nan if v is None else v) for k, v in r.items()}) for r in data["records"]]
+        def restore(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {n: (math.nan if x is None else x) for n, x in v.items()}
+            return math.nan if v is None else v
+
+        records = [EpochRecord(**{k: restore(v) for k, v in r.items()}) for r in data["records"]]
         return cls(records, data.get("best_epoch"), data.get("stopped_early", False))
 
 
