@@ -104,3 +104,23 @@ def test_fused_unfused_and_numeric_agree():
     rng = np.random.default_rng(0)
     diffs = cross_check_softmax(rng.normal(size=(5, 4)), rng.integers(0, 4, 5))
     assert max(diffs.values()) < 1e-10
+
+
+def test_one_failing_tensor_is_no_scale_unless_every_entry_is_scaled():
+    """A ratio of norms exists for any two vectors; "scaled by c" needs a = c n entry by entry."""
+    from test_examples import load_example_file
+
+    broken = load_example_file("broken_layer.py")  # tanh backward with 1 - z^2 instead of 1 - a^2
+    found = diagnose(gn.check_layer(broken.layer, (16, 6)))
+    assert codes(found) == ["formula"]
+    assert found[0].verdict == ("the backward of MyTanh is wrong entry by entry (input): "
+                                "not a constant scale, not a sign flip")
+    assert "in terms of the input where it needs the output" in found[0].advice
+
+    class Halved(gn.Activation):  # every entry of dL/dZ halved: a true constant scale
+        def forward(self, X, *, training=False, rng=None):
+            A, backprop = super().forward(X)
+            return A, lambda g, need_input_grad=True: 0.5 * backprop(g)
+
+    found = diagnose(gn.check_layer(Halved("tanh"), (16, 6)))
+    assert codes(found) == ["scale"] and found[0].verdict == "gradient scaled by 0.5"

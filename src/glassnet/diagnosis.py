@@ -17,6 +17,8 @@ failing layers              the bug is in the backward of the *last* failing
                             output): layers above it pass
 entries next to a kink      not a bug: the finite difference straddles a corner
 fails in float32 only       precision, not a bug
+none of these (a layer or   the derivative formula itself is wrong (e.g. in terms
+a loss checked alone)       of the input where it needs the output)
 ==========================  =====================================================
 """
 
@@ -49,10 +51,24 @@ class Diagnosis:
         return f"{self.verdict}\n  evidence: {self.evidence}\n  look at:  {self.advice}"
 
 
+def _proportional(t, c: float, tol: float) -> bool:
+    """Entry by entry, ``analytic ~ c * numeric``: ``||a - c n|| <= tol ||a||`` over the checked entries.
+
+    The ratio alone is a projection ``<a, n> / <n, n>``: it exists for any two
+    vectors, so one failing tensor always "shares" it.  Only a small residual
+    makes it a scale.
+    """
+    checked = np.isfinite(t.numeric) & np.isfinite(t.analytic)
+    a, n = t.analytic[checked], t.numeric[checked]
+    return bool(np.linalg.norm(a - c * n) <= tol * np.linalg.norm(a))
+
+
 def _common_ratio(report: GradcheckReport, tol: float = 0.02) -> float | None:
-    """The ratio shared by every failing tensor (within ``tol`` relative), or None."""
+    """The ratio ``c`` shared by every failing tensor (within ``tol`` relative, entry by entry), or None."""
     ratios = [t.ratio for t in report.failing() if np.isfinite(t.ratio) and t.numeric_norm > 0]
     if not ratios or len(ratios) != len(report.failing()):
+        return None
+    if not all(_proportional(t, t.ratio, tol) for t in report.failing()):
         return None
     c = float(np.median(ratios))
     if c == 0 or any(abs(r - c) > tol * abs(c) for r in ratios):
@@ -175,6 +191,20 @@ def diagnose(
                     f"failing tensors: {names}",
                     "the glue: how the loss gradient, regularisation and layer gradients are combined",
                 ))
+    elif not found:
+        # a layer or a loss checked on its own, and the error is no constant scale or sign
+        opposite = sum(int(np.sum(np.sign(t.analytic[np.isfinite(t.analytic)]) * np.sign(t.numeric[np.isfinite(t.analytic)]) < 0))
+                       for t in failing)
+        checked = sum(t.n_checked for t in failing)
+        subject = report.subject or "this"
+        found.append(Diagnosis(
+            "formula",
+            f"the backward of {subject} is wrong entry by entry ({names}): not a constant scale, not a sign flip",
+            f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "
+            f"max rel error {report.max_rel_error:.2g}",
+            "the derivative formula itself: e.g. written in terms of the input where it needs the output "
+            "(tanh: 1 - a^2, sigmoid: a (1 - a)), a chain-rule factor left out, or a transposed product",
+        ))
     return found
 
 
