@@ -229,6 +229,26 @@ def test_evaluate_reports_the_accuracy_training_measured(trained, capsys):
     assert re.search(r"^\s+accuracy\s+\d\.\d\d\s+360$", out, re.M)  # the report's support is the whole test set
 
 
+def test_a_model_trained_on_a_relative_folder_finds_its_data_from_anywhere(tmp_path, monkeypatch, capsys):
+    """The folder is recorded as an absolute path, so evaluate/doctor/report work from another directory."""
+    ds = load_dataset("digits")
+    folder = tmp_path / "data" / "mine"
+    folder.mkdir(parents=True)
+    for role, X, y in (("train", ds.X_train, ds.y_train), ("t10k", ds.X_test, ds.y_test)):
+        write_idx(folder / f"{role}-images-idx3-ubyte", X.reshape(-1, 8, 8).astype(np.uint8))
+        write_idx(folder / f"{role}-labels-idx1-ubyte", y.astype(np.uint8))
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run(capsys, "train", "--dataset", "data/mine", *SMALL, "--epochs", "2", "-q", "-o", "m.npz")
+    assert status == 0
+    trained_accuracy = re.search(r"^test accuracy: (\d\.\d{4})$", out, re.M).group(1)
+    assert load_model(tmp_path / "m.npz").meta["data_location"] == {"dataset": str(folder.resolve()), "data_dir": None}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    status, out, _ = run(capsys, "evaluate", str(tmp_path / "m.npz"))
+    assert status == 0 and f"accuracy: {trained_accuracy}" in out and "(360 samples)" in out
+
+
 def library_predictions(model_path: Path, X: np.ndarray) -> list[str]:
     model = load_model(model_path)
     scaled = scaler_from_dict(model.meta["preprocessing"]).transform(X.reshape(X.shape[0], -1))

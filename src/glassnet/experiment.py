@@ -25,7 +25,7 @@ from .optim import Optimizer, get_optimizer
 from .schedules import SCHEDULES, get_schedule, schedule_in_epochs
 from .train import EarlyStopping, History, TrainState, fit
 
-__all__ = ["TrainConfig", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "preset_config"]
+__all__ = ["TrainConfig", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
 
 
 @dataclass
@@ -158,7 +158,8 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:
     return get_optimizer(config.optimizer, **kwargs)
 
 
-def _loss_for(config: TrainConfig):
+def build_loss(config: TrainConfig):
+    """The loss the configuration names, with its label smoothing."""
     kwargs: dict[str, Any] = {}
     if config.label_smoothing:
         if config.loss not in ("softmax_cross_entropy", "cross_entropy"):
@@ -200,7 +201,7 @@ def prepare(config: TrainConfig, *, progress: bool = False, dataset: Any = None)
     model = build_model(config, X_train.shape[1], len(ds.class_names), rng)
     n_fit = X_train.shape[0] - (int(round(config.val_split * X_train.shape[0])) if config.val_split else 0)
     optimizer = build_optimizer(config, max(1, math.ceil(n_fit / (config.batch_size or n_fit))))
-    return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, _loss_for(config), optimizer, rng)
+    return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, build_loss(config), optimizer, rng)
 
 
 def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | None = None) -> RunResult:
@@ -225,6 +226,8 @@ def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | 
     model.meta.update({
         "class_names": list(ds.class_names),
         "dataset": ds.name,
+        # how to load the same data again (evaluate, doctor, report): a folder as an absolute path
+        "data_location": data_location(config),
         "input_shape": list(ds.X_train.shape[1:]),
         "preprocessing": prep.scaler.to_dict(),
         "train_config": config.to_dict(),
@@ -234,6 +237,22 @@ def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | 
         "train_seconds": seconds,
     })
     return RunResult(model, history, test_acc, seconds, config, ds, y_pred)
+
+
+def data_location(config: TrainConfig) -> dict[str, str | None]:
+    """``{"dataset": name or absolute folder, "data_dir": absolute folder or None}`` for ``load_dataset``.
+
+    Relative folders are resolved now, so a saved model finds its data from any working directory.
+    """
+    from pathlib import Path
+
+    from .datasets import DATASET_NAMES
+
+    named = config.dataset.lower() in DATASET_NAMES
+    return {
+        "dataset": config.dataset if named else str(Path(config.dataset).expanduser().resolve()),
+        "data_dir": str(Path(config.data_dir).expanduser().resolve()) if config.data_dir else None,
+    }
 
 
 def run(config: TrainConfig, *, callbacks: Sequence[Any] = (), progress: bool = False, dataset: Any = None) -> RunResult:
