@@ -1,4 +1,4 @@
-"""The ``glassnet`` command: train, evaluate, predict, info, explain.
+"""The ``glassnet`` command: train, gradcheck, doctor, overfit-batch, evaluate, predict, info, report, explain.
 
 Every option's choices come from the registries (activations, losses,
 optimizers, schedules, presets), so a new entry appears here by itself.
@@ -248,6 +248,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the metadata as JSON")
     i.set_defaults(func=cmd_info)
 
+    # report ----------------------------------------------------------------
+    r = sub.add_parser("report", help="write a self-contained HTML report of a trained model (needs matplotlib)",
+                       description="Write one HTML page with PNG figures: loss and accuracy curves, the confusion "
+                       "matrix, the worst-misclassified test images, the first layer's weights as images, gradient "
+                       "norms by layer over training, the gradient-check table and the doctor's findings. Needs "
+                       'matplotlib (pip install "glassnet[report]").')
+    r.add_argument("--debug", **debug)
+    r.add_argument("model", type=Path, help="a model file written by glassnet train -o")
+    r.add_argument("-o", "--output", type=Path, help="the HTML file to write (default: MODEL with .html)")
+    r.add_argument("--dataset", help="dataset name or IDX folder (default: the one the model was trained on)")
+    r.add_argument("--data-dir", type=_existing_dir, help="folder holding the dataset's files")
+    r.add_argument("--batch", type=_positive_int, default=16,
+                   help="test samples in the gradient check (default 16)")
+    r.set_defaults(func=cmd_report)
+
     # explain ---------------------------------------------------------------
     x = sub.add_parser("explain", help="step-by-step derivations, each ending with a live numeric check",
                        description="Print a derivation (softmax-cross-entropy, l2, gradcheck, or any activation name).")
@@ -294,6 +309,7 @@ def _resume_config(args: argparse.Namespace, meta: dict[str, Any]):
 def cmd_train(args: argparse.Namespace) -> int:
     from .checkpoint import Checkpointer, latest_checkpoint, restore_state
     from .experiment import prepare, train
+    from .monitor import GradientNorms
     from .progress import EpochLogger, ProgressBar
 
     state = None
@@ -304,7 +320,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_dir = checkpoint_dir or args.resume
     else:
         config = _config(args)
-    callbacks: list[Any] = [] if args.quiet else [ProgressBar(), EpochLogger()]
+    # GradientNorms first: it writes the norms into each epoch's record before a checkpoint saves it
+    callbacks: list[Any] = [GradientNorms(every=10)] + ([] if args.quiet else [ProgressBar(), EpochLogger()])
     started = time.perf_counter()
     prep = prepare(config, progress=not args.quiet)
     if args.resume is not None:
@@ -397,14 +414,10 @@ def _scaled(model, X: np.ndarray) -> np.ndarray:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .datasets import load_dataset
     from .metrics import accuracy, classification_report, confusion_matrix, format_confusion_matrix
 
     model = _load(args.model)
-    name = args.dataset or model.meta.get("dataset")
-    if not name:
-        raise ConfigError("the model does not record its dataset; pass --dataset")
-    ds = load_dataset(name, data_dir=args.data_dir)
+    ds = _saved_dataset(model, args)
     X = _scaled(model, ds.X_test)
     y_pred = model.predict(X)
     names = list(model.meta.get("class_names") or ds.class_names)
@@ -595,21 +608,77 @@ def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray) -> bool:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .datasets import load_dataset
     from .doctor import examine_model
-    from .train import History
 
-    model = _load(args.model)
-    name = args.dataset or model.meta.get("dataset")
-    if not name:
-        raise ConfigError("the model does not record its dataset; pass --dataset")
-    ds = load_dataset(name, data_dir=args.data_dir)
-    history = History.from_dict(model.meta["history"]) if "history" in model.meta else None
+    model, ds, history = _saved_run(args)
     findings = examine_model(model, _scaled(model, ds.X_test), ds.y_test, history)
     print(f"{args.model}: {model.describe()}, examined on the {ds.name} test set ({ds.X_test.shape[0]} samples)"
           + ("" if history else "; no training history recorded"))
     _print_findings(findings)
     return 1 if findings else 0
+
+
+def _saved_run(args: argparse.Namespace):
+    """The model in ``args.model``, its dataset, and its history (or None)."""
+    from .train import History
+
+    model = _load(args.model)
+    return model, _saved_dataset(model, args), (
+        History.from_dict(model.meta["history"]) if "history" in model.meta else None)
+
+
+def _saved_dataset(model, args: argparse.Namespace):
+    """The dataset a saved model was trained on (its recorded location), or the one --dataset names."""
+    from .datasets import load_dataset
+
+    where = model.meta.get("data_location") or {}
+    if args.dataset:
+        return load_dataset(args.dataset, data_dir=args.data_dir)
+    name = where.get("dataset") or model.meta.get("dataset")
+    if not name:
+        raise ConfigError("the model does not record its dataset; pass --dataset")
+    return load_dataset(name, data_dir=args.data_dir or where.get("data_dir"))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .doctor import examine_model
+    from .experiment import TrainConfig, build_loss
+    from .gradcheck import gradcheck
+    from .report import build_report, render_html
+    from .serialize import atomic_write_text
+
+    output = args.output or args.model.with_suffix(".html")
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"the report is an HTML page: give an output name ending in .html, got {output}")
+    model, ds, history = _saved_run(args)
+    X = _scaled(model, ds.X_test)
+    saved = dict(model.meta.get("train_config") or {})
+    known = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
+    config = TrainConfig(**{**known, "hidden": tuple(known.get("hidden", ()))})
+    loss = build_loss(config)
+    pick = np.random.default_rng(config.seed).choice(X.shape[0], size=min(args.batch, X.shape[0]), replace=False)
+    check = gradcheck(model, loss, X[pick].astype(np.float64), ds.y_test[pick], l2=config.l2, seed=config.seed)
+    check.subject = f"{pick.size} {ds.name} test samples, L2 lambda={config.l2:g}"
+    images = None
+    if ds.image_shape is not None and len(ds.image_shape) == 2:
+        images = ds.X_test.reshape(ds.X_test.shape[0], *ds.image_shape)
+    summary = [("model file", str(args.model)), ("dataset", f"{ds.name}: {ds.source}"),
+               ("model", f"{model.describe()} ({model.n_params():,} parameters, {model.dtype.name})")]
+    if history is not None and len(history):
+        summary.append(("trained", f"{len(history)} epochs"
+                        + (f", best epoch {history.best_epoch}" if history.best_epoch is not None else "")
+                        + (f", {model.meta['train_seconds']:.1f} s" if "train_seconds" in model.meta else "")))
+    if saved:
+        summary.append(("configuration", ", ".join(f"{k}={v}" for k, v in saved.items() if v not in (None, False))))
+    summary.append(("report by", f"glassnet {__version__}"))
+    page = build_report(model, X_test=X, y_test=ds.y_test, class_names=model.meta.get("class_names") or ds.class_names,
+                        history=history, images=images, gradcheck_report=check,
+                        findings=examine_model(model, X, ds.y_test, history),
+                        title=f"glassnet report: {args.model.name}", summary=summary)
+    atomic_write_text(output, render_html(page))
+    print(f"report written to {output} ({page.n_figures} figures, gradient check "
+          f"{'passed' if check.passed else 'FAILED'})")
+    return 0
 
 
 def cmd_overfit_batch(args: argparse.Namespace) -> int:
