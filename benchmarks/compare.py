@@ -662,10 +662,12 @@ def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str,
     """Where a glassnet epoch goes: the steps of ``fit``'s inner loop timed one by one.
 
     The same calls ``fit`` makes, in the same order (gather the batch, forward,
-    loss, backward, optimizer update, apply, count hits), each wrapped in a
-    clock; the last of ``epochs`` epochs is reported, in seconds per epoch.
+    loss, backward, optimizer update, apply, count hits), with subnormals
+    flushed to zero as in ``fit``, each wrapped in a clock; the last of
+    ``epochs`` epochs is reported, in seconds per epoch.
     ``matmul_floor`` says how much of forward + backward is matrix products.
     """
+    from glassnet.fpenv import flush_denormals
     from glassnet.losses import SoftmaxCrossEntropy
     from glassnet.optim import apply_updates
     from glassnet.train import _n_correct
@@ -679,32 +681,33 @@ def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str,
     rng = np.random.default_rng(seed)
     clock = time.perf_counter
     stages = ("gather", "forward", "loss", "backward", "optimizer update", "apply updates", "count hits")
-    for _ in range(epochs):
-        spent = dict.fromkeys(stages, 0.0)
-        order = rng.permutation(X.shape[0])
-        start = clock()
-        for first in range(0, X.shape[0], b):
-            t0 = clock()
-            idx = order[first : first + b]
-            xb = buffer[: idx.size]
-            np.take(X, idx, axis=0, out=xb, mode="clip")
-            yb = y[idx]
-            t1 = clock()
-            outputs, backprop = model.forward(xb, training=True)
-            t2 = clock()
-            value, grad_outputs = loss(outputs, yb)
-            t3 = clock()
-            backprop(grad_outputs)
-            t4 = clock()
-            updates, state = optimizer.update(grads, state, params)
-            t5 = clock()
-            apply_updates(params, updates)
-            t6 = clock()
-            _n_correct(outputs, yb)
-            t7 = clock()
-            for stage, (a, z) in zip(stages, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
-                spent[stage] += z - a
-        total = clock() - start
+    with flush_denormals():  # as fit runs (glassnet.fpenv): subnormal momentum buffers slow the update
+        for _ in range(epochs):
+            spent = dict.fromkeys(stages, 0.0)
+            order = rng.permutation(X.shape[0])
+            start = clock()
+            for first in range(0, X.shape[0], b):
+                t0 = clock()
+                idx = order[first : first + b]
+                xb = buffer[: idx.size]
+                np.take(X, idx, axis=0, out=xb, mode="clip")
+                yb = y[idx]
+                t1 = clock()
+                outputs, backprop = model.forward(xb, training=True)
+                t2 = clock()
+                value, grad_outputs = loss(outputs, yb)
+                t3 = clock()
+                backprop(grad_outputs)
+                t4 = clock()
+                updates, state = optimizer.update(grads, state, params)
+                t5 = clock()
+                apply_updates(params, updates)
+                t6 = clock()
+                _n_correct(outputs, yb)
+                t7 = clock()
+                for stage, (a, z) in zip(stages, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
+                    spent[stage] += z - a
+            total = clock() - start
     spent["python between steps"] = total - sum(spent.values())
     return {"case": case.name, "epoch_seconds": total, "stages": spent}
 
