@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import sys
 import tempfile
 import zipfile
@@ -80,6 +81,7 @@ def make_workspace(root: Path) -> Path:
     flipped[start + len(weights) // 2] ^= 0xFF
     (root / "flipped-byte.npz").write_bytes(bytes(flipped))
     _rezip_with_changed_weight(root / "model.npz", root / "changed-weight.npz")
+    _rezip_with_edited_metadata(root / "model.npz", root / "edited-meta.npz")
     np.save(root / "array.npy", np.zeros((2, 64)))
     np.savez(root / "foreign.npz", weights=np.zeros(3))
     (root / "text.npz").write_text("these are not the weights you are looking for\n")
@@ -157,6 +159,20 @@ def _rezip_with_changed_weight(source: Path, target: Path) -> None:
     buffer = io.BytesIO()
     np.save(buffer, weights)
     members["0.W.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _rezip_with_edited_metadata(source: Path, target: Path) -> None:
+    """A valid zip whose JSON header says tanh where relu was saved (arrays untouched)."""
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(np.load(io.BytesIO(members["__meta__.npy"]), allow_pickle=False).tobytes())
+    header["layers"][1]["config"]["fn"] = "tanh"
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    members["__meta__.npy"] = buffer.getvalue()
     with zipfile.ZipFile(target, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
@@ -323,6 +339,8 @@ CASES: list[Case] = [
          "flipped-byte.npz: not a readable glassnet file"),
     Case(LOAD, "a weight changed and the zip rebuilt", lambda w: load_model(w / "changed-weight.npz"), FileFormatError,
          "changed-weight.npz: sha256 mismatch: the array data is not what was saved"),
+    Case(LOAD, "the architecture edited in the metadata (relu -> tanh)", lambda w: load_model(w / "edited-meta.npz"),
+         FileFormatError, "edited-meta.npz: meta_sha256 mismatch: the metadata is not what was saved"),
     Case(LOAD, "a .npy array", lambda w: load_model(w / "array.npy"), FileFormatError,
          "a single .npy array, not a glassnet .npz archive"),
     Case(LOAD, "an .npz written by numpy.savez", lambda w: load_model(w / "foreign.npz"), FileFormatError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import os
 import pickle
 import stat
@@ -28,6 +29,7 @@ from glassnet.serialize import (
     save_arrays,
     save_model,
     sha256_of_arrays,
+    sha256_of_meta,
 )
 
 #: non-default constructor arguments for every activation that takes any, so the round trip proves they are saved.
@@ -51,9 +53,15 @@ def read_raw(path) -> tuple[dict, dict[str, np.ndarray]]:
     return header, arrays
 
 
-def write_raw(path, meta: bytes | dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write an npz exactly as given (meta as JSON or raw bytes), as np.savez does."""
+def write_raw(path, meta: bytes | dict, arrays: dict[str, np.ndarray], *, reseal: bool = True) -> None:
+    """Write an npz exactly as given (meta as JSON or raw bytes), as np.savez does.
+
+    ``reseal`` recomputes a well-formed ``meta_sha256`` of an edited header, as a forger would, so the
+    checks behind the metadata digest are reached; ``reseal=False`` keeps the stale digest.
+    """
     if isinstance(meta, dict):
+        if reseal and re.fullmatch(r"[0-9a-f]{64}", str(meta.get("meta_sha256", ""))):
+            meta = {**meta, "meta_sha256": sha256_of_meta(meta)}
         meta = json.dumps(meta).encode()
     np.savez(path, __meta__=np.frombuffer(meta, dtype=np.uint8), **arrays)
 
@@ -276,9 +284,40 @@ def test_save_model_overwrites_exactly_the_given_path(tmp_path, model):
 # ---------------------------------------------------------------------- refused files
 def test_newer_format_version_is_refused_with_a_clear_message(tmp_path, saved):
     header, arrays = read_raw(saved)
-    header["format_version"] = 2
+    header["format_version"] = FORMAT_VERSION + 1
     write_raw(saved, header, arrays)
-    assert refused(saved) == f"{saved}: made by a newer glassnet (format version 2); this glassnet reads version 1"
+    assert refused(saved) == (f"{saved}: made by a newer glassnet (format version {FORMAT_VERSION + 1}); "
+                              f"this glassnet reads version {FORMAT_VERSION}")
+
+
+def test_older_format_version_is_refused_with_a_clear_message(saved):
+    header, arrays = read_raw(saved)
+    header["format_version"] = 1  # before the metadata had a digest of its own
+    del header["meta_sha256"]
+    write_raw(saved, header, arrays)
+    assert refused(saved) == f"{saved}: format version 1 is no longer supported; this glassnet reads version 2"
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h["layers"][1]["config"].update(fn="relu"),  # another activation (the model has tanh)
+    lambda h: h.update(dtype="float64"),
+    lambda h: h["meta"].update(class_names=["x", "y", "z"]),
+    lambda h: h.update(glassnet_version="9.9.9"),
+])
+def test_edited_metadata_fails_its_digest(saved, edit):
+    """Any edit of the JSON header that leaves the arrays alone is caught by meta_sha256."""
+    header, arrays = read_raw(saved)
+    edit(header)
+    write_raw(saved, header, arrays, reseal=False)
+    assert refused(saved) == (f"{saved}: meta_sha256 mismatch: the metadata is not what was saved "
+                              "(the file was edited or damaged)")
+
+
+def test_meta_sha256_matches_its_documented_definition(saved):
+    header, _ = read_raw(saved)
+    body = {k: v for k, v in header.items() if k != "meta_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    assert header["meta_sha256"] == hashlib.sha256(text.encode("ascii")).hexdigest() == sha256_of_meta(header)
 
 
 def test_tampered_array_bytes_fail_the_sha256(tmp_path, saved):

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet.errors import FileFormatError
-from glassnet.serialize import load_model, save_model
+from glassnet.serialize import load_model, save_model, sha256_of_meta
 
 N_BYTE_FUZZ = 300
 N_HEADER_FUZZ = 150
@@ -210,7 +210,11 @@ def _paths(node, prefix=()):
 
 
 def test_doctored_metadata_is_refused_or_builds_a_working_model(original, tmp_path_factory, capsys):
-    """Replace or delete one node of the JSON header (keeping the zip and the sha256 valid)."""
+    """Replace or delete one node of the JSON header (keeping the zip valid).
+
+    Half the cases keep the stale ``meta_sha256`` (an accidental edit: it must be refused); the other
+    half recompute it as a forger would, so every check behind the digest is fuzzed too.
+    """
     model, data, X = original
     workdir = tmp_path_factory.mktemp("fuzz-header")
     (workdir / "original.npz").write_bytes(data)
@@ -222,8 +226,8 @@ def test_doctored_metadata_is_refused_or_builds_a_working_model(original, tmp_pa
     counts: Counter = Counter()
 
     @settings(max_examples=N_HEADER_FUZZ, **FUZZ_SETTINGS)
-    @given(where=st.sampled_from(paths), value=json_values, delete=st.booleans())
-    def run(where, value, delete):
+    @given(where=st.sampled_from(paths), value=json_values, delete=st.booleans(), reseal=st.booleans())
+    def run(where, value, delete, reseal):
         doctored = json.loads(json.dumps(header))
         parent = doctored
         for key in where[:-1]:
@@ -232,6 +236,9 @@ def test_doctored_metadata_is_refused_or_builds_a_working_model(original, tmp_pa
             del parent[where[-1]]
         else:
             parent[where[-1]] = value
+        stale = doctored != header
+        if reseal and isinstance(doctored.get("meta_sha256"), str):
+            doctored["meta_sha256"] = sha256_of_meta(doctored)
         np.savez(path, __meta__=np.frombuffer(json.dumps(doctored).encode(), np.uint8), **arrays)
         try:
             with time_limit(HANG_SECONDS):
@@ -240,6 +247,7 @@ def test_doctored_metadata_is_refused_or_builds_a_working_model(original, tmp_pa
             assert str(exc).startswith(f"{path}: "), exc
             counts["refused"] += 1
             return
+        assert reseal or not stale, "an edited header with its old digest was loaded"
         # the change was one the format allows (another init name, dropout rate, activation, user meta ...)
         assert isinstance(loaded, gn.Sequential)
         assert loaded(X).shape == (X.shape[0], 3)

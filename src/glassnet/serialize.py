@@ -20,7 +20,8 @@ array (``"0.W.npy"``, ``"0.b.npy"``, ...), plus ``"__meta__.npy"``: a 1-D
      "glassnet_version": "0.1.0",
      ...                                  # the caller's meta, top level
      "arrays": {"0.W": {"shape": [4, 8], "dtype": "float32"}, ...},
-     "sha256": "<hex digest, see sha256_of_arrays>"}
+     "sha256": "<hex digest, see sha256_of_arrays>",
+     "meta_sha256": "<hex digest, see sha256_of_meta>"}
 
 For a model file the caller's part is ``"dtype"`` (``"float32"`` or
 ``"float64"``), ``"layers"`` (``[{"type": "Dense", "config": {"n_in": 4,
@@ -39,8 +40,9 @@ Reading trusts nothing
 :func:`load_arrays` opens the file once, checks the zip magic number, hands it
 to ``np.load(f, allow_pickle=False)``, and then, before reading any array
 data, checks: every member is stored uncompressed with a size that fits in
-the file, the metadata parses and names this ``kind`` and a version this
-glassnet reads, the set of members is exactly the set the metadata lists, and
+the file, the metadata parses, names this ``kind`` and a version this glassnet
+reads, and matches its own digest ``meta_sha256`` (so an edited architecture,
+dtype or preprocessing statistic is refused, not silently loaded), the set of members is exactly the set the metadata lists, and
 each ``.npy`` header has the listed dtype and shape and exactly the listed
 number of data bytes.  Object (pickled) arrays are refused by their header,
 so their bytes are never unpickled.  Finally the zip CRC of every member and
@@ -89,6 +91,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_text",
     "sha256_of_arrays",
+    "sha256_of_meta",
     "save_arrays",
     "load_arrays",
     "save_model",
@@ -96,7 +99,7 @@ __all__ = [
 ]
 
 #: version of the archive layout written by this glassnet; files with a larger number are refused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the metadata carries a digest of itself ("meta_sha256")
 #: ``kind`` of a saved model file.
 MODEL_FORMAT = "glassnet-model"
 #: largest JSON metadata accepted (a corrupt size field must not make the reader allocate gigabytes).
@@ -107,7 +110,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 #: array names: "/"-separated segments of letters, digits, "_", ".", "-", none starting with "." or "-".
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
 _SHA_RE = re.compile(r"[0-9a-f]{64}\Z")
-_RESERVED = ("format", "format_version", "glassnet_version", "arrays", "sha256")
+_RESERVED = ("format", "format_version", "glassnet_version", "arrays", "sha256", "meta_sha256")
 #: dtype name in the metadata -> the little-endian dtype stored; nothing else is accepted.
 _DTYPES: dict[str, np.dtype] = {
     np.dtype(t).name: np.dtype(t).newbyteorder("<")
@@ -229,6 +232,20 @@ def sha256_of_arrays(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def sha256_of_meta(header: Mapping[str, Any]) -> str:
+    """Hex sha256 of the metadata object without its own ``"meta_sha256"`` key.
+
+    Definition: the object is serialised as canonical JSON,
+    ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+    allow_nan=False)``, and the ASCII bytes are hashed.  It covers every key,
+    the arrays' digest ``"sha256"`` included, so together the two digests
+    cover the whole file.
+    """
+    body = {key: value for key, value in header.items() if key != "meta_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def _canonical(name: str, value: Any) -> np.ndarray:
     """``value`` as a little-endian, C-ordered array of an allowed dtype (ConfigError otherwise)."""
     a = np.asarray(value)
@@ -304,7 +321,7 @@ def save_arrays(
     ``_ . -``, each starting with a letter, digit or ``_``, e.g. ``"0.W"`` or
     ``"opt/m/0.W"``; not ``__meta__``) to bool/int/float arrays.  ``meta`` must be JSON-serialisable (numpy scalars
     and arrays are converted to numbers and lists) and must not use the
-    reserved keys ``format, format_version, glassnet_version, arrays, sha256``.
+    reserved keys ``format, format_version, glassnet_version, arrays, sha256, meta_sha256``.
     Raises :class:`ConfigError` (before touching ``path``) for anything that
     cannot be stored.
     """
@@ -344,6 +361,7 @@ def _encode(
         "arrays": {name: {"shape": list(a.shape), "dtype": a.dtype.name} for name, a in members.items()},
         "sha256": sha256_of_arrays(members),
     }
+    header["meta_sha256"] = sha256_of_meta(header)
     blob = json.dumps(header, indent=1, allow_nan=False).encode("ascii")
     if len(blob) > MAX_META_BYTES:
         raise ConfigError(f"metadata is {len(blob)} bytes as JSON; the limit is {MAX_META_BYTES}")
@@ -514,6 +532,10 @@ def _check_header(header: dict[str, Any], kind: str, version: int) -> dict[str, 
         raise _Refused(f"glassnet_version must be a string, got {header.get('glassnet_version')!r}")
     if not isinstance(header.get("sha256"), str) or not _SHA_RE.match(header["sha256"]):
         raise _Refused(f"sha256 must be 64 lowercase hex digits, got {header.get('sha256')!r}")
+    if not isinstance(header.get("meta_sha256"), str) or not _SHA_RE.match(header["meta_sha256"]):
+        raise _Refused(f"meta_sha256 must be 64 lowercase hex digits, got {header.get('meta_sha256')!r}")
+    if sha256_of_meta(header) != header["meta_sha256"]:
+        raise _Refused("meta_sha256 mismatch: the metadata is not what was saved (the file was edited or damaged)")
     listed = header.get("arrays")
     if not isinstance(listed, dict):
         raise _Refused(f"'arrays' must be an object of name -> {{shape, dtype}}, got {listed!r}")
