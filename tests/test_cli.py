@@ -193,6 +193,23 @@ def test_nonfinite_run_exits_2_with_one_line_naming_step_and_layer(capsys):
     assert "test accuracy" not in out
 
 
+def test_a_diverging_run_keeps_its_last_good_checkpoint(tmp_path, capsys):
+    """No checkpoint holds NaN/inf weights; the error names the newest (good) one, which resumes."""
+    from glassnet.checkpoint import latest_checkpoint
+
+    ckdir = tmp_path / "run"
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none",
+                           "--activation", "identity", "--checkpoint-dir", str(ckdir), "--checkpoint-every", "1")
+    assert status == 2
+    line = one_error_line(err)
+    path, arrays, meta = latest_checkpoint(ckdir)
+    assert re.search(r"the loss became (nan|inf) at step (\d+)", line)
+    failed_at = int(re.search(r"at step (\d+)", line).group(1))
+    assert line.endswith(f"The last good checkpoint, {path}, is intact.")
+    assert meta["step"] == failed_at - 1  # every step before the failure was checkpointed
+    assert all(np.isfinite(v).all() for k, v in arrays.items() if k.startswith("param/"))
+
+
 def test_debug_raises_instead_of_printing_one_line(tmp_path):
     with pytest.raises(NonFiniteError, match="at step"):
         main(["--debug", "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none",

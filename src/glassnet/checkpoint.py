@@ -1,8 +1,8 @@
 """Checkpoints: everything a run needs to continue exactly where it stopped, written atomically.
 
 A checkpoint is one ``ckpt-<step>.npz`` file in the run's directory (the
-safe format of :mod:`glassnet.serialize`: no pickle, a format version and a
-SHA-256 of the arrays) holding
+safe format of :mod:`glassnet.serialize`: no pickle, a format version and
+SHA-256 digests of the arrays and of the metadata) holding
 
 * the model's parameters (``param/<name>``) and, with early stopping, the
   best ones so far (``best/<name>``);
@@ -148,7 +148,10 @@ class Checkpointer:
     """Training callback: a checkpoint every ``every_steps`` optimizer steps and at the end of each epoch.
 
     Keeps the newest ``keep`` files.  Temporary files left by a write that was
-    killed are removed when the next run starts.
+    killed are removed when the next run starts.  A state whose parameters
+    hold NaN or inf is never written (the run is about to stop with a
+    :class:`~glassnet.errors.NonFiniteError`), so the newest checkpoint is the
+    last good one and older good ones are not rotated away; ``last_path`` names it.
     """
 
     def __init__(self, directory: Path | str, optimizer: Any, *, every_steps: int | None = None, keep: int = 3,
@@ -160,6 +163,8 @@ class Checkpointer:
         self.directory = Path(directory)
         self.optimizer, self.every_steps, self.keep, self.config = optimizer, every_steps, keep, config
         self._model: Sequential | None = None
+        #: the newest checkpoint this callback wrote (None before the first)
+        self.last_path: Path | None = None
 
     def on_train_begin(self, state: TrainState, info: dict[str, Any]) -> None:
         self._model = info["model"]
@@ -169,7 +174,9 @@ class Checkpointer:
 
     def _save(self, state: TrainState) -> None:
         assert self._model is not None
-        save_checkpoint(self.directory, self._model, self.optimizer, state, self.config, keep=self.keep)
+        if not all(np.isfinite(p).all() for p in self._model.params().values()):
+            return  # keep the last good checkpoint as the newest one
+        self.last_path = save_checkpoint(self.directory, self._model, self.optimizer, state, self.config, keep=self.keep)
 
     def on_batch_end(self, step: StepInfo) -> None:
         if self.every_steps and step.step % self.every_steps == 0 and step.state.position < step.state.order.size:  # type: ignore[union-attr]

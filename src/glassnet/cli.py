@@ -328,9 +328,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         state = restore_state(prep.model, prep.optimizer, arrays, meta)
         if not args.quiet:
             print(f"resuming from {path} (epoch {state.epoch}, step {state.step})", file=sys.stderr)
+    checkpointer = None
     if checkpoint_dir is not None:
-        callbacks.append(Checkpointer(checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
-                                      keep=args.keep_checkpoints, config=config.to_dict()))
+        checkpointer = Checkpointer(checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
+                                    keep=args.keep_checkpoints, config=config.to_dict())
+        callbacks.append(checkpointer)
     doctor = None
     if args.doctor:
         doctor = _doctor_before_training(prep)
@@ -338,9 +340,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = train(prep, callbacks=callbacks, state=state)
     except NonFiniteError as exc:
+        error = exc
+        if checkpointer is not None:  # non-finite states are never checkpointed: say which one survives
+            kept = checkpointer.last_path or (path if args.resume is not None else None)
+            error = NonFiniteError(f"{exc} The last good checkpoint, {kept}, is intact." if kept else
+                                   f"{exc} No checkpoint was written before it.")
         if doctor is None:
-            raise
-        _print_findings(doctor.report() + [_nonfinite_finding(exc)])
+            raise error from (exc if error is not exc else None)
+        _print_findings(doctor.report() + [_nonfinite_finding(error)])
         return 1
     wall = time.perf_counter() - started
     ds = result.dataset
