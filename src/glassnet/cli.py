@@ -298,9 +298,7 @@ def _resume_config(args: argparse.Namespace, meta: dict[str, Any]):
     given = [k for k in _CONFIG_KEYS if k not in ("epochs",) and getattr(args, k, None) is not None]
     if given:
         raise ConfigError(f"--resume continues the checkpointed run; these options cannot change: {', '.join(given)}")
-    values = dict(meta["config"])
-    values["hidden"] = tuple(values["hidden"])
-    config = TrainConfig(**values)
+    config = TrainConfig.from_dict(meta["config"])
     if args.epochs is not None:
         config.epochs = args.epochs
     return config
@@ -346,7 +344,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             error = NonFiniteError(f"{exc} The last good checkpoint, {kept}, is intact." if kept else
                                    f"{exc} No checkpoint was written before it.")
         if doctor is None:
-            raise error from (exc if error is not exc else None)
+            if error is exc:
+                raise
+            raise error from exc
         _print_findings(doctor.report() + [_nonfinite_finding(error)])
         return 1
     wall = time.perf_counter() - started
@@ -660,8 +660,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     model, ds, history = _saved_run(args)
     X = _scaled(model, ds.X_test)
     saved = dict(model.meta.get("train_config") or {})
-    known = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
-    config = TrainConfig(**{**known, "hidden": tuple(known.get("hidden", ()))})
+    config = TrainConfig.from_dict(saved)
     loss = build_loss(config)
     pick = np.random.default_rng(config.seed).choice(X.shape[0], size=min(args.batch, X.shape[0]), replace=False)
     check = gradcheck(model, loss, X[pick].astype(np.float64), ds.y_test[pick], l2=config.l2, seed=config.seed)

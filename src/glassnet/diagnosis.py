@@ -51,6 +51,12 @@ class Diagnosis:
         return f"{self.verdict}\n  evidence: {self.evidence}\n  look at:  {self.advice}"
 
 
+def _checked(t) -> tuple[np.ndarray, np.ndarray]:
+    """The analytic and numeric values of the entries a tensor check compared (unchecked entries are NaN)."""
+    checked = np.isfinite(t.numeric) & np.isfinite(t.analytic)
+    return t.analytic[checked], t.numeric[checked]
+
+
 def _proportional(t, c: float, tol: float) -> bool:
     """Entry by entry, ``analytic ~ c * numeric``: ``||a - c n|| <= tol ||a||`` over the checked entries.
 
@@ -58,8 +64,7 @@ def _proportional(t, c: float, tol: float) -> bool:
     vectors, so one failing tensor always "shares" it.  Only a small residual
     makes it a scale.
     """
-    checked = np.isfinite(t.numeric) & np.isfinite(t.analytic)
-    a, n = t.analytic[checked], t.numeric[checked]
+    a, n = _checked(t)
     return bool(np.linalg.norm(a - c * n) <= tol * np.linalg.norm(a))
 
 
@@ -193,8 +198,7 @@ def diagnose(
                 ))
     elif not found:
         # a layer or a loss checked on its own, and the error is no constant scale or sign
-        opposite = sum(int(np.sum(np.sign(t.analytic[np.isfinite(t.analytic)]) * np.sign(t.numeric[np.isfinite(t.analytic)]) < 0))
-                       for t in failing)
+        opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))
         checked = sum(t.n_checked for t in failing)
         subject = report.subject or "this"
         found.append(Diagnosis(

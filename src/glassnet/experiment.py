@@ -61,6 +61,17 @@ class TrainConfig:
         d["hidden"] = list(self.hidden)
         return d
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """The inverse of :meth:`to_dict` (missing keys take their defaults; unknown keys are a ConfigError)."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration key(s) {unknown}")
+        values = dict(values)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
 
 #: name -> (description, overrides of TrainConfig).  Measured figures are in README.md.
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
