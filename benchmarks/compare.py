@@ -10,7 +10,7 @@ What is compared, for each case (a network and a batch size):
 
 * The same network: the same layer sizes and activation, and the *same initial
   weights*.  glassnet draws them (``mlp(sizes, activation, rng=seed)``); they
-  are copied into PyTorch with :func:`glassnet.torch.to_torch` and into
+  are copied into PyTorch with :func:`glassnet.interop.torch.to_torch` and into
   scikit-learn by setting ``coefs_`` / ``intercepts_`` (see
   :class:`SklearnTrainer` for how).
 * The same optimisation: plain minibatch SGD, learning rate 0.1, momentum 0.9
@@ -79,10 +79,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from glassnet.layers import Activation, Dense
-from glassnet.model import Sequential, mlp
-from glassnet.optim import SGD
-from glassnet.train import fit
+from glassnet.nn.layers import Activation, Dense
+from glassnet.nn.model import Sequential, mlp
+from glassnet.optim.optimizers import SGD
+from glassnet.train.loop import fit
 
 FRAMEWORKS = ("glassnet", "torch", "sklearn")
 LEARNING_RATE = 0.1
@@ -215,11 +215,11 @@ def _unit_float32(pixels: np.ndarray, pixel_max: float) -> np.ndarray:
 
 
 def load_fashion_mnist(n_train: int | None = None) -> Data:
-    """Fashion-MNIST through :func:`glassnet.datasets.load_dataset`, pixels scaled to [0, 1] in float32.
+    """Fashion-MNIST through :func:`glassnet.data.datasets.load_dataset`, pixels scaled to [0, 1] in float32.
 
     The uint8 arrays are dropped as soon as each float32 copy exists, which keeps the peak low.
     """
-    from glassnet.datasets import load_dataset
+    from glassnet.data.datasets import load_dataset
 
     ds = load_dataset("fashion-mnist", progress=False)
     pixel_max = float(ds.pixel_max or 255)
@@ -388,7 +388,7 @@ class TorchTrainer:
     def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
                  shuffle: bool = True, threads: int | None = None) -> None:
         import torch
-        from glassnet.torch import to_torch
+        from glassnet.interop.torch import to_torch
 
         self.torch = torch
         torch.set_num_threads(threads or blas_threads())
@@ -667,10 +667,10 @@ def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str,
     ``epochs`` epochs is reported, in seconds per epoch.
     ``matmul_floor`` says how much of forward + backward is matrix products.
     """
-    from glassnet.fpenv import flush_denormals
-    from glassnet.losses import SoftmaxCrossEntropy
-    from glassnet.optim import apply_updates
-    from glassnet.train import _n_correct
+    from glassnet.core.fpenv import flush_denormals
+    from glassnet.nn.losses import SoftmaxCrossEntropy
+    from glassnet.optim.optimizers import apply_updates
+    from glassnet.train.loop import _n_correct
 
     model = initial_model(case, seed)
     loss, optimizer = SoftmaxCrossEntropy(), SGD(lr=LEARNING_RATE, momentum=MOMENTUM)
@@ -681,7 +681,7 @@ def anatomy(case: Case, data: Data, epochs: int = 2, seed: int = 0) -> dict[str,
     rng = np.random.default_rng(seed)
     clock = time.perf_counter
     stages = ("gather", "forward", "loss", "backward", "optimizer update", "apply updates", "count hits")
-    with flush_denormals():  # as fit runs (glassnet.fpenv): subnormal momentum buffers slow the update
+    with flush_denormals():  # as fit runs (glassnet.core.fpenv): subnormal momentum buffers slow the update
         for _ in range(epochs):
             spent = dict.fromkeys(stages, 0.0)
             order = rng.permutation(X.shape[0])

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassnet.layers import Dense, Layer
-from glassnet.model import Sequential
+from glassnet.nn.layers import Dense, Layer
+from glassnet.nn.model import Sequential
 
 
 class MyTanh(Layer):

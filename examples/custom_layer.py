@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from glassnet.layers import Layer
-from glassnet.losses import Loss, as_target_matrix
+from glassnet.nn.layers import Layer
+from glassnet.nn.losses import Loss, as_target_matrix
 
 
 class ScaleShift(Layer):

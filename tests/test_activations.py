@@ -1,4 +1,4 @@
-"""glassnet.activations: every registered activation, its derivative, its config, and known values."""
+"""glassnet.core.activations: every registered activation, its derivative, its config, and known values."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glassnet import ACTIVATIONS, ConfigError, get_activation
-from glassnet.activations import ActivationFunction
-from glassnet.init import INITIALIZERS
-from glassnet.layers import Activation, layer_from_config
+from glassnet.core.activations import ActivationFunction
+from glassnet.core.init import INITIALIZERS
+from glassnet.nn.layers import Activation, layer_from_config
 from strategies import PROPERTY_SETTINGS, central_difference, float_arrays, float_dtypes, strict_fp
 
 NAMES = sorted(ACTIVATIONS)

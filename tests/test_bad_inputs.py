@@ -30,8 +30,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from glassnet.cli import main as cli_main
-from glassnet.datasets import load_dataset
+from glassnet.cli.main import main as cli_main
+from glassnet.data.datasets import load_dataset
 from glassnet.errors import (
     ConfigError,
     DataError,
@@ -40,18 +40,18 @@ from glassnet.errors import (
     GlassnetError,
     ShapeError,
 )
-from glassnet.idx import idx_bytes, read_idx, write_idx
-from glassnet.losses import (
+from glassnet.data.idx import idx_bytes, read_idx, write_idx
+from glassnet.nn.losses import (
     BinaryCrossEntropyWithLogits,
     CrossEntropy,
     MSELoss,
     SoftmaxCrossEntropy,
     get_loss,
 )
-from glassnet.model import mlp
-from glassnet.optim import SGD, Adam, get_optimizer
-from glassnet.serialize import load_model, save_model
-from glassnet.train import EarlyStopping, fit
+from glassnet.nn.model import mlp
+from glassnet.optim.optimizers import SGD, Adam, get_optimizer
+from glassnet.io.serialize import load_model, save_model
+from glassnet.train.loop import EarlyStopping, fit
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md"
 CLI = "exit 2"  # the expected "error" of a command-line case
@@ -204,7 +204,7 @@ X, Y = _data()
 LOGITS = np.random.default_rng(1).standard_normal((4, 3))
 FIT, PREDICT, PROBA, MLP = "glassnet.train.fit", "Sequential.predict", "Sequential.predict_proba", "glassnet.mlp"
 SCE = "SoftmaxCrossEntropy()(outputs, targets)"
-LOAD, DATASET, IDX = "glassnet.serialize.load_model", "glassnet.datasets.load_dataset", "glassnet.idx.read_idx"
+LOAD, DATASET, IDX = "glassnet.io.serialize.load_model", "glassnet.data.datasets.load_dataset", "glassnet.data.idx.read_idx"
 TRAIN, PRED = "glassnet train", "glassnet predict"
 NAN_IN_ROWS = np.where(np.isin(np.arange(30), [4, 17])[:, None] & (np.arange(4) == 1), np.nan, X)
 NAN_IN_ROWS[17, 2] = np.inf
@@ -327,7 +327,7 @@ CASES: list[Case] = [
          "label_smoothing must be in [0, 1), got 1.0"),
     Case("SoftmaxCrossEntropy", 'reduction="avg"', lambda w: SoftmaxCrossEntropy(reduction="avg"), ConfigError,
          "reduction must be 'mean' or 'sum', got 'avg'"),
-    Case("glassnet.losses.get_loss", "an unknown loss", lambda w: get_loss("hinge"), ConfigError,
+    Case("glassnet.nn.losses.get_loss", "an unknown loss", lambda w: get_loss("hinge"), ConfigError,
          "unknown loss 'hinge'; known losses:"),
     # --- model files
     Case(LOAD, "a file that does not exist", lambda w: load_model(w / "missing.npz"), FileNotFoundError,
@@ -648,7 +648,7 @@ def _cli(argv: list[str]) -> int:
         workspace = make_workspace(Path(tmp))
         text = render(run_all(workspace), workspace)
     if argv == ["--write"]:
-        from glassnet.serialize import atomic_write_text
+        from glassnet.io.serialize import atomic_write_text
 
         atomic_write_text(DOC, text)
         print(f"wrote {DOC} ({len(CASES)} cases)")

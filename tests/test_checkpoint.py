@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.checkpoint import Checkpointer, latest_checkpoint, restore_state, save_checkpoint
+from glassnet.train.checkpoint import Checkpointer, latest_checkpoint, restore_state, save_checkpoint
 from glassnet.errors import ConfigError
-from glassnet.optim import SGD
-from glassnet.schedules import ReduceLROnPlateau
-from glassnet.train import EarlyStopping, TrainState, fit
+from glassnet.optim.optimizers import SGD
+from glassnet.optim.schedules import ReduceLROnPlateau
+from glassnet.train.loop import EarlyStopping, TrainState, fit
 
 
 def blobs(seed=0):
@@ -78,7 +78,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
 # A wide layer makes each checkpoint about 0.6 MB, so a good share of the run is spent writing
 # checkpoints (one per step) and random kills land inside writes too.
 OPTIONS = ["-q", "--hidden", "1024", "--epochs", "2", "--batch-size", "16", "--seed", "3"]
-COMMAND = [sys.executable, "-m", "glassnet.cli", "train"]
+COMMAND = [sys.executable, "-m", "glassnet", "train"]
 
 
 def _newest_step(ckdir) -> int:
@@ -90,7 +90,7 @@ def _newest_step(ckdir) -> int:
 def test_sigkill_at_random_moments_then_resume_gives_identical_weights(tmp_path):
     """Kill the run 5 times, each at a random moment after a random step (mid-step, mid-write or
     between), resume each time from the directory, and compare with a run never interrupted."""
-    from glassnet.serialize import load_model
+    from glassnet.io.serialize import load_model
 
     reference = tmp_path / "reference.npz"
     subprocess.run(COMMAND + OPTIONS + ["-o", str(reference)], check=True, capture_output=True, timeout=300)
@@ -128,10 +128,10 @@ KILL_MID_WRITE = """
 import os, signal, sys
 import numpy as np
 import glassnet as gn
-from glassnet import serialize
-from glassnet.checkpoint import save_checkpoint
-from glassnet.optim import SGD
-from glassnet.train import TrainState
+from glassnet.io import serialize
+from glassnet.train.checkpoint import save_checkpoint
+from glassnet.optim.optimizers import SGD
+from glassnet.train.loop import TrainState
 
 model = gn.mlp([5, 64, 3], rng=0)
 opt = SGD(lr=0.1, momentum=0.9)

@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.activations import ACTIVATIONS
-from glassnet.cli import main
-from glassnet.datasets import load_dataset
+from glassnet.core.activations import ACTIVATIONS
+from glassnet.cli.main import main
+from glassnet.data.datasets import load_dataset
 from glassnet.errors import NonFiniteError
-from glassnet.explain import TOPICS
-from glassnet.idx import write_idx
-from glassnet.losses import LOSSES
-from glassnet.optim import OPTIMIZERS
-from glassnet.preprocess import scaler_from_dict
-from glassnet.serialize import load_model
+from glassnet.check.explain import TOPICS
+from glassnet.data.idx import write_idx
+from glassnet.nn.losses import LOSSES
+from glassnet.optim.optimizers import OPTIMIZERS
+from glassnet.data.preprocess import scaler_from_dict
+from glassnet.io.serialize import load_model
 
 SMALL = ["--hidden", "16", "--seed", "0"]
 ERROR_LINE = re.compile(r"^glassnet: error: \S.*$")
@@ -37,7 +37,7 @@ ERROR_LINE = re.compile(r"^glassnet: error: \S.*$")
 # by a factor that is right (1.0) or wrong (0.5) in the weight gradient.
 SCALE_LAYER = '''
 import numpy as np
-from glassnet.layers import Layer
+from glassnet.nn.layers import Layer
 
 
 class Scale(Layer):
@@ -195,7 +195,7 @@ def test_nonfinite_run_exits_2_with_one_line_naming_step_and_layer(capsys):
 
 def test_a_diverging_run_keeps_its_last_good_checkpoint(tmp_path, capsys):
     """No checkpoint holds NaN/inf weights; the error names the newest (good) one, which resumes."""
-    from glassnet.checkpoint import latest_checkpoint
+    from glassnet.train.checkpoint import latest_checkpoint
 
     ckdir = tmp_path / "run"
     status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none",
@@ -431,7 +431,7 @@ def test_no_command_prints_help_and_exits_2(capsys):
 
 # ----------------------------------------------------------------------------- real processes
 def glassnet_process(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "glassnet.cli", *argv], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "glassnet", *argv], capture_output=True, text=True, timeout=120)
 
 
 def test_process_usage_error_is_one_line_and_status_2():

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.datasets import (
+from glassnet.data.datasets import (
     DATASET_NAMES,
     DATASETS,
     Dataset,
@@ -19,7 +19,7 @@ from glassnet.datasets import (
     train_test_split_stratified,
 )
 from glassnet.errors import ConfigError, DataError, DatasetNotFoundError, FileFormatError
-from glassnet.idx import read_idx, write_idx
+from glassnet.data.idx import read_idx, write_idx
 
 SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.diagnosis import cross_check_softmax, diagnose
-from glassnet.gradcheck import gradcheck
-from glassnet.layers import Dense
-from glassnet.losses import CrossEntropy, SoftmaxCrossEntropy
+from glassnet.check.diagnosis import cross_check_softmax, diagnose
+from glassnet.check.gradcheck import gradcheck
+from glassnet.nn.layers import Dense
+from glassnet.nn.losses import CrossEntropy, SoftmaxCrossEntropy
 
 from test_gradcheck import ElementwiseSoftmax, FlippedDense, NoMeanCrossEntropy, subtracted_l2
 

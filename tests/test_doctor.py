@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import glassnet as gn
-from glassnet.doctor import (
+from glassnet.check.doctor import (
     Doctor,
     check_data,
     check_initial_loss,
@@ -15,10 +15,10 @@ from glassnet.doctor import (
     overfit_batch,
     unit_health,
 )
-from glassnet.layers import Dense
-from glassnet.losses import SoftmaxCrossEntropy
-from glassnet.optim import SGD
-from glassnet.train import EpochRecord, History, fit
+from glassnet.nn.layers import Dense
+from glassnet.nn.losses import SoftmaxCrossEntropy
+from glassnet.optim.optimizers import SGD
+from glassnet.train.loop import EpochRecord, History, fit
 
 from test_gradcheck import FlippedDense
 

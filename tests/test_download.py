@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.datasets import download_file, load_dataset
+from glassnet.data.datasets import download_file, load_dataset
 from glassnet.errors import DatasetNotFoundError, DownloadError
-from glassnet.idx import idx_bytes, read_idx
+from glassnet.data.idx import idx_bytes, read_idx
 
 SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

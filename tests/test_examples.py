@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from glassnet.gradcheck import check_layer, check_loss
+from glassnet.check.gradcheck import check_layer, check_loss
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -47,7 +47,7 @@ def test_example_layer_and_loss_pass_and_a_broken_copy_fails():
 
 def test_broken_layer_walkthrough_in_readme_is_what_the_command_prints(capsys):
     """README.md pastes this command's output; the lines that carry the diagnosis must still be printed."""
-    from glassnet.cli import main
+    from glassnet.cli.main import main
 
     status = main(["gradcheck", "--module", str(EXAMPLES / "broken_layer.py")])
     out = capsys.readouterr().out

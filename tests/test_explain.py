@@ -1,4 +1,4 @@
-"""glassnet.explain: every topic renders, fits 100 columns, states the key formulas, and its
+"""glassnet.check.explain: every topic renders, fits 100 columns, states the key formulas, and its
 live numbers are recomputed here independently (plain numpy, no glassnet)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from glassnet.activations import ACTIVATIONS, ActivationFunction
+from glassnet.core.activations import ACTIVATIONS, ActivationFunction
 from glassnet.errors import ConfigError
-from glassnet.explain import (
+from glassnet.check.explain import (
     MAX_WIDTH,
     TOPICS,
     activation_check,

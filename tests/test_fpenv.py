@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from glassnet import SGD, fit, mlp
-from glassnet.fpenv import denormal_flushing_supported, flush_denormals
+from glassnet.core.fpenv import denormal_flushing_supported, flush_denormals
 
 SUBNORMAL32 = np.float32(1e-39)  # below float32's smallest normal, 1.18e-38
 SUBNORMAL64 = 1e-310  # below float64's smallest normal, 2.2e-308

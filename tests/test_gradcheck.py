@@ -7,10 +7,10 @@ import pytest
 
 import glassnet as gn
 from glassnet.errors import GradcheckError
-from glassnet.gradcheck import check_layer, check_layers, check_loss, gradcheck
-from glassnet.layers import Dense, Softmax
-from glassnet.losses import CrossEntropy, SoftmaxCrossEntropy
-from glassnet.objective import value_and_grad
+from glassnet.check.gradcheck import check_layer, check_layers, check_loss, gradcheck
+from glassnet.nn.layers import Dense, Softmax
+from glassnet.nn.losses import CrossEntropy, SoftmaxCrossEntropy
+from glassnet.nn.objective import value_and_grad
 
 
 @pytest.fixture

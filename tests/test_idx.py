@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glassnet.errors import DataError, FileFormatError
-from glassnet.idx import IDX_DTYPES, idx_bytes, is_gzip, read_idx, write_idx
+from glassnet.data.idx import IDX_DTYPES, idx_bytes, is_gzip, read_idx, write_idx
 
 SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 

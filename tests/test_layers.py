@@ -1,4 +1,4 @@
-"""glassnet.layers: Dense by hand, the backprop protocol, Activation, Softmax and Dropout."""
+"""glassnet.nn.layers: Dense by hand, the backprop protocol, Activation, Softmax and Dropout."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glassnet import LAYERS, Activation, ConfigError, Dense, Dropout, ShapeError, Softmax
-from glassnet.layers import Layer, layer_from_config
-from glassnet.numerics import softmax_jacobian
+from glassnet.nn.layers import Layer, layer_from_config
+from glassnet.core.numerics import softmax_jacobian
 from strategies import PROPERTY_SETTINGS, arrays_of_shape, lengths
 
 

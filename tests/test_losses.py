@@ -1,4 +1,4 @@
-"""glassnet.losses: hand-worked values and gradients, fused vs unfused, target forms, errors, PyTorch parity."""
+"""glassnet.nn.losses: hand-worked values and gradients, fused vs unfused, target forms, errors, PyTorch parity."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from glassnet import (
     SoftmaxCrossEntropy,
     get_loss,
 )
-from glassnet.numerics import log_softmax, sigmoid, softmax
+from glassnet.core.numerics import log_softmax, sigmoid, softmax
 from strategies import PROPERTY_SETTINGS, logits_and_labels, logits_and_soft_targets, strict_fp
 
 Z4 = np.array([[1.0, 2.0, 3.0, 4.0]])

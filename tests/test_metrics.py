@@ -1,4 +1,4 @@
-"""glassnet.metrics: exact agreement with sklearn.metrics, hand-worked examples, edge cases."""
+"""glassnet.train.metrics: exact agreement with sklearn.metrics, hand-worked examples, edge cases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from glassnet.errors import DataError, ShapeError
-from glassnet.metrics import (
+from glassnet.train.metrics import (
     accuracy,
     classification_report,
     confusion_matrix,
@@ -20,7 +20,7 @@ from glassnet.metrics import (
     precision_recall_f1,
     scores_from_confusion,
 )
-from glassnet.numerics import softmax
+from glassnet.core.numerics import softmax
 
 
 @pytest.fixture(autouse=True)

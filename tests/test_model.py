@@ -1,4 +1,4 @@
-"""glassnet.model: the mlp builder, parameter naming, initialisation, dtypes, prediction, input checks."""
+"""glassnet.nn.model: the mlp builder, parameter naming, initialisation, dtypes, prediction, input checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from glassnet import Activation, ConfigError, DataError, Dense, Dropout, ShapeError, Softmax, mlp
-from glassnet.model import Sequential, as_generator
+from glassnet.nn.model import Sequential, as_generator
 
 
 def _types(model: Sequential) -> list[str]:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from glassnet import SGD, History, fit, mlp
-from glassnet.monitor import GradientNorms
-from glassnet.train import EpochRecord
+from glassnet.train.callbacks.grad_norms import GradientNorms
+from glassnet.train.loop import EpochRecord
 
 
 class RecordGrads:

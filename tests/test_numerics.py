@@ -1,4 +1,4 @@
-"""glassnet.numerics: stable log-sum-exp, softmax, log-softmax, sigmoid family, softmax Jacobian/VJP."""
+"""glassnet.core.numerics: stable log-sum-exp, softmax, log-softmax, sigmoid family, softmax Jacobian/VJP."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glassnet.numerics import (
+from glassnet.core.numerics import (
     log_sigmoid,
     log_softmax,
     logsumexp,

@@ -1,4 +1,4 @@
-"""glassnet.objective: the loss plus L2, its value and gradient, worked out by hand."""
+"""glassnet.nn.objective: the loss plus L2, its value and gradient, worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glassnet import ConfigError, Dense, MSELoss, SoftmaxCrossEntropy, l2_penalty, mlp, value_and_grad
-from glassnet.model import Sequential
+from glassnet.nn.model import Sequential
 from strategies import PROPERTY_SETTINGS
 
 LAMBDA = 0.4

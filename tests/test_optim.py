@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from glassnet.errors import ConfigError, FileFormatError, ShapeError
-from glassnet.layers import Dense
-from glassnet.losses import SoftmaxCrossEntropy
-from glassnet.model import Sequential, mlp
-from glassnet.objective import value_and_grad
-from glassnet.optim import (
+from glassnet.nn.layers import Dense
+from glassnet.nn.losses import SoftmaxCrossEntropy
+from glassnet.nn.model import Sequential, mlp
+from glassnet.nn.objective import value_and_grad
+from glassnet.optim.optimizers import (
     OPTIMIZERS,
     SGD,
     Adam,
@@ -25,7 +25,7 @@ from glassnet.optim import (
     state_from_arrays,
     state_to_arrays,
 )
-from glassnet.schedules import cosine_with_warmup, step_decay
+from glassnet.optim.schedules import cosine_with_warmup, step_decay
 
 
 def _params(rng: np.random.Generator, dtype=np.float64) -> dict[str, np.ndarray]:

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from glassnet.datasets import load_dataset
+from glassnet.data.datasets import load_dataset
 from glassnet.errors import ConfigError, DataError, FileFormatError, ShapeError
-from glassnet.preprocess import SCALINGS, Scaler, make_scaler, scaler_from_dict
+from glassnet.data.preprocess import SCALINGS, Scaler, make_scaler, scaler_from_dict
 
 X_BY_HAND = np.array([[0, 10, 5], [255, 30, 5]], dtype=np.uint8)  # feature 2 is constant
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from glassnet import ACTIVATIONS, LAYERS, LOSSES, Activation, Dense, Dropout, Softmax, mlp
-from glassnet.layers import LogSoftmax
-from glassnet.gradcheck import check_layer, check_loss, gradcheck
-from glassnet.numerics import log_softmax, softmax
+from glassnet.nn.layers import LogSoftmax
+from glassnet.check.gradcheck import check_layer, check_loss, gradcheck
+from glassnet.core.numerics import log_softmax, softmax
 
 ACTIVATION_NAMES = sorted(ACTIVATIONS)
 LOSS_NAMES = sorted(LOSSES)

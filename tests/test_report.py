@@ -20,10 +20,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from glassnet import SoftmaxCrossEntropy, check_layer, gradcheck, mlp
-from glassnet.cli import main
+from glassnet.cli.main import main
 from glassnet.errors import ConfigError, ShapeError
-from glassnet.layers import Dense
-from glassnet.report import (
+from glassnet.nn.layers import Dense
+from glassnet.report.html import (
     build_report,
     confusion_figure,
     first_layer_figure,
@@ -32,8 +32,8 @@ from glassnet.report import (
     render_html,
     worst_mistakes,
 )
-from glassnet.serialize import load_model
-from glassnet.train import EpochRecord, History
+from glassnet.io.serialize import load_model
+from glassnet.train.loop import EpochRecord, History
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECTIONS = ["Loss and accuracy", "Confusion matrix", "Worst-misclassified test images", "First layer's weights",

@@ -1,4 +1,4 @@
-"""Tests for glassnet.schedules: values at given steps, validation, plateau logic, (de)serialisation."""
+"""Tests for glassnet.optim.schedules: values at given steps, validation, plateau logic, (de)serialisation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glassnet.errors import ConfigError, FileFormatError
-from glassnet.schedules import (
+from glassnet.optim.schedules import (
     SCHEDULES,
     CosineWithWarmup,
     ReduceLROnPlateau,

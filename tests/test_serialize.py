@@ -17,8 +17,8 @@ import pytest
 
 import glassnet as gn
 from glassnet.errors import ConfigError, FileFormatError
-from glassnet.layers import Activation, Dense, Dropout, Softmax
-from glassnet.serialize import (
+from glassnet.nn.layers import Activation, Dense, Dropout, Softmax
+from glassnet.io.serialize import (
     FORMAT_VERSION,
     MODEL_FORMAT,
     atomic_open,
@@ -203,7 +203,7 @@ def test_unregistered_layer_or_activation_cannot_be_saved(tmp_path):
     class Scaled(Dense):
         pass
 
-    class MyReLU(gn.activations.ReLU):  # same name "relu", different class: would load as the wrong function
+    class MyReLU(gn.core.activations.ReLU):  # same name "relu", different class: would load as the wrong function
         pass
 
     for layers, match in (

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet.errors import FileFormatError
-from glassnet.serialize import load_model, save_model, sha256_of_meta
+from glassnet.io.serialize import load_model, save_model, sha256_of_meta
 
 N_BYTE_FUZZ = 300
 N_HEADER_FUZZ = 150

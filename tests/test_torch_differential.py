@@ -5,7 +5,7 @@ Each case is one random network (1-4 hidden layers of width 1-12, batch size
 its options (targets as labels or probability rows, label smoothing, class
 weights, reduction, L2, dropout layers in eval mode).  glassnet computes
 ``J`` and every gradient with :func:`glassnet.value_and_grad`; PyTorch
-computes ``J`` from the same weights (:func:`glassnet.torch.to_torch`) with
+computes ``J`` from the same weights (:func:`glassnet.interop.torch.to_torch`) with
 its own loss modules and differentiates it with autograd.  The loss value,
 every parameter gradient and ``dJ/dX`` must agree to a relative 1e-10.
 
@@ -52,12 +52,12 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from glassnet.activations import ACTIVATIONS, get_activation  # noqa: E402
-from glassnet.layers import Activation, Dense  # noqa: E402
-from glassnet.losses import LOSSES, get_loss  # noqa: E402
-from glassnet.model import Sequential, mlp  # noqa: E402
-from glassnet.objective import value_and_grad  # noqa: E402
-from glassnet.torch import SOFTPLUS_MIN_THRESHOLD, TO_TORCH_ACTIVATIONS, to_torch  # noqa: E402
+from glassnet.core.activations import ACTIVATIONS, get_activation  # noqa: E402
+from glassnet.nn.layers import Activation, Dense  # noqa: E402
+from glassnet.nn.losses import LOSSES, get_loss  # noqa: E402
+from glassnet.nn.model import Sequential, mlp  # noqa: E402
+from glassnet.nn.objective import value_and_grad  # noqa: E402
+from glassnet.interop.torch import SOFTPLUS_MIN_THRESHOLD, TO_TORCH_ACTIVATIONS, to_torch  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

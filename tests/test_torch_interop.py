@@ -1,4 +1,4 @@
-"""glassnet.torch: to_torch/from_torch keep weights, dtype and outputs, and refuse what they cannot convert."""
+"""glassnet.interop.torch: to_torch/from_torch keep weights, dtype and outputs, and refuse what they cannot convert."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import glassnet as gn  # noqa: E402
-import glassnet.torch as gtorch  # noqa: E402
-from glassnet.activations import ACTIVATIONS, ActivationFunction  # noqa: E402
+import glassnet.interop.torch as gtorch  # noqa: E402
+from glassnet.core.activations import ACTIVATIONS, ActivationFunction  # noqa: E402
 from glassnet.errors import ConfigError  # noqa: E402
-from glassnet.layers import Activation, Dense, Dropout, Layer, Softmax  # noqa: E402
+from glassnet.nn.layers import Activation, Dense, Dropout, Layer, Softmax  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -278,7 +278,7 @@ def test_glassnet_alone_does_not_import_torch():
 def test_glassnet_torch_without_pytorch_says_how_to_install():
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "try:\n    import glassnet.torch\nexcept ImportError as exc:\n    print(exc)\n"
+        "try:\n    import glassnet.interop.torch\nexcept ImportError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60)
     assert "pip install glassnet[torch]" in out.stdout

@@ -9,8 +9,8 @@ import pytest
 
 import glassnet as gn
 from glassnet.errors import ConfigError, DataError, NonFiniteError
-from glassnet.optim import SGD, Adam
-from glassnet.train import EarlyStopping, TrainState, check_labels, fit, stratified_split
+from glassnet.optim.optimizers import SGD, Adam
+from glassnet.train.loop import EarlyStopping, TrainState, check_labels, fit, stratified_split
 
 
 def blobs(n_per_class=40, n_classes=3, dim=4, seed=0, spread=0.5):

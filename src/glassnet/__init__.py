@@ -7,8 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .activations import ACTIVATIONS, ActivationFunction, get_activation
-from .errors import (
+from glassnet.core.activations import ACTIVATIONS, ActivationFunction, get_activation
+from glassnet.errors import (
     ConfigError,
     DataError,
     DatasetNotFoundError,
@@ -19,9 +19,9 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
-from .init import INITIALIZERS, get_initializer
-from .layers import LAYERS, Activation, Dense, Dropout, Layer, LogSoftmax, Softmax
-from .losses import (
+from glassnet.core.init import INITIALIZERS, get_initializer
+from glassnet.nn.layers import LAYERS, Activation, Dense, Dropout, Layer, LogSoftmax, Softmax
+from glassnet.nn.losses import (
     LOSSES,
     BinaryCrossEntropyWithLogits,
     CrossEntropy,
@@ -31,15 +31,22 @@ from .losses import (
     SoftmaxCrossEntropy,
     get_loss,
 )
-from .model import Sequential, mlp
-from .numerics import log_softmax, logsumexp, sigmoid, softmax, softmax_jacobian, softmax_vjp, softplus
-from .objective import l2_penalty, value_and_grad
-from .gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
-from .optim import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Nesterov, RMSprop, apply_updates, get_optimizer
-from .schedules import SCHEDULES, get_schedule
-from .train import EarlyStopping, History, TrainState, fit
-from .datasets import Dataset, load_dataset
-from .preprocess import Scaler
-from .serialize import load_model, save_model
+from glassnet.nn.model import Sequential, mlp
+from glassnet.core.numerics import log_softmax, logsumexp, sigmoid, softmax, softmax_jacobian, softmax_vjp, softplus
+from glassnet.nn.objective import l2_penalty, value_and_grad
+from glassnet.check.gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
+from glassnet.optim.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Nesterov, RMSprop, apply_updates, get_optimizer
+from glassnet.optim.schedules import SCHEDULES, get_schedule
+from glassnet.train.loop import EarlyStopping, History, TrainState, fit
+from glassnet.data.datasets import Dataset, load_dataset
+from glassnet.data.preprocess import Scaler
+from glassnet.io.serialize import load_model, save_model
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+import types as _types
+
+# Every public name above, and no module: ``glassnet.gradcheck`` is the function, the module is
+# ``glassnet.check.gradcheck``.
+__all__ = sorted(
+    name for name, value in dict(globals()).items()
+    if not name.startswith("_") and name != "annotations" and not isinstance(value, _types.ModuleType)
+)

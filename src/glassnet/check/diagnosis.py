@@ -1,0 +1,231 @@
+"""What a failing gradient check means: patterns in a :class:`~glassnet.check.gradcheck.GradcheckReport`.
+
+:func:`diagnose` reads the per-tensor results and, where it can, runs a few
+extra checks (the same model in float32, a stronger L2, each layer on its own
+input, the loss against its own value) to tell the classic mistakes apart:
+
+==========================  =====================================================
+pattern                     diagnosis
+==========================  =====================================================
+ratio ~ c on every tensor   gradient scaled by c: a missing or extra ``1/m``, or a
+                            loss reported at another scale than the one derived
+ratio ~ -1                  sign error
+weights fail, biases pass,  the L2 term in the loss and in the gradient disagree
+error grows with lambda     (subtracted, or ``/m`` in one place only)
+failing layers              the bug is in the backward of the *last* failing
+                            layer counted from the input (the first from the
+                            output): layers above it pass
+entries next to a kink      not a bug: the finite difference straddles a corner
+fails in float32 only       precision, not a bug
+none of these (a layer or   the derivative formula itself is wrong (e.g. in terms
+a loss checked alone)       of the input where it needs the output)
+==========================  =====================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from glassnet.check.gradcheck import GradcheckReport, check_layers, check_loss, gradcheck
+from glassnet.nn.losses import CrossEntropy, Loss, SoftmaxCrossEntropy
+from glassnet.nn.layers import Softmax
+from glassnet.nn.model import Sequential
+from glassnet.nn.objective import value_and_grad
+
+__all__ = ["Diagnosis", "diagnose", "cross_check_softmax"]
+
+
+@dataclass
+class Diagnosis:
+    """One finding: a short verdict, the evidence behind it and what to look at."""
+
+    code: str
+    verdict: str
+    evidence: str
+    advice: str
+
+    def __str__(self) -> str:
+        return f"{self.verdict}\n  evidence: {self.evidence}\n  look at:  {self.advice}"
+
+
+def _checked(t) -> tuple[np.ndarray, np.ndarray]:
+    """The analytic and numeric values of the entries a tensor check compared (unchecked entries are NaN)."""
+    checked = np.isfinite(t.numeric) & np.isfinite(t.analytic)
+    return t.analytic[checked], t.numeric[checked]
+
+
+def _proportional(t, c: float, tol: float) -> bool:
+    """Entry by entry, ``analytic ~ c * numeric``: ``||a - c n|| <= tol ||a||`` over the checked entries.
+
+    The ratio alone is a projection ``<a, n> / <n, n>``: it exists for any two
+    vectors, so one failing tensor always "shares" it.  Only a small residual
+    makes it a scale.
+    """
+    a, n = _checked(t)
+    return bool(np.linalg.norm(a - c * n) <= tol * np.linalg.norm(a))
+
+
+def _common_ratio(report: GradcheckReport, tol: float = 0.02) -> float | None:
+    """The ratio ``c`` shared by every failing tensor (within ``tol`` relative, entry by entry), or None."""
+    ratios = [t.ratio for t in report.failing() if np.isfinite(t.ratio) and t.numeric_norm > 0]
+    if not ratios or len(ratios) != len(report.failing()):
+        return None
+    if not all(_proportional(t, t.ratio, tol) for t in report.failing()):
+        return None
+    c = float(np.median(ratios))
+    if c == 0 or any(abs(r - c) > tol * abs(c) for r in ratios):
+        return None
+    return c
+
+
+def diagnose(
+    report: GradcheckReport,
+    model: Sequential | None = None,
+    loss: Loss | None = None,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    *,
+    l2: float = 0.0,
+    value_and_grad_fn: Callable = value_and_grad,
+) -> list[Diagnosis]:
+    """Explain ``report``.  With the model, loss and data, run the extra checks that confirm a pattern.
+
+    Returns an empty list for a passing report without kink skips.
+    """
+    found: list[Diagnosis] = []
+    if report.n_kink_skipped:
+        found.append(Diagnosis(
+            "kinks",
+            f"{report.n_kink_skipped} entries were skipped because their finite difference crossed a kink: not a bug",
+            "moving the parameter by a few steps h changed which side of a kink (relu at 0, hard_tanh at +-1) "
+            "some pre-activation is on, so the finite difference mixes two slopes",
+            "nothing; the analytic one-sided derivative is the convention (as in PyTorch)",
+        ))
+    if report.passed:
+        return found
+    failing = report.failing()
+    names = ", ".join(t.name for t in failing)
+    extra = dict(l2=l2, value_and_grad_fn=value_and_grad_fn)
+    have_data = model is not None and loss is not None and X is not None and y is not None
+
+    # float32 only?  Re-run in float64: if that passes, it is precision.
+    if np.dtype(report.dtype) == np.float32 and have_data:
+        r64 = gradcheck(model, loss, X, y, dtype=np.float64, **extra)
+        if r64.passed:
+            found.append(Diagnosis(
+                "precision",
+                "fails in float32 but passes in float64: precision, not a bug",
+                f"float32 max rel error {report.max_rel_error:.1e}; float64 {r64.max_rel_error:.1e}",
+                "check gradients in float64 (the default of glassnet gradcheck)",
+            ))
+            return found
+
+    c = _common_ratio(report)
+    if c is not None and abs(c + 1) < 0.02:
+        found.append(Diagnosis(
+            "sign",
+            f"sign error: the analytic gradient is minus the true one ({names})",
+            f"ratio analytic/numeric = {c:.4f} on every failing tensor",
+            "a subtraction written the wrong way round, e.g. t - p instead of p - t, or w += lr * g",
+        ))
+    elif c is not None and abs(c - 1) > 0.02:
+        m = None if X is None else X.shape[0]
+        hint = ""
+        if m and abs(c - m) < 0.02 * m:
+            hint = f" = the batch size m = {m}: the backward is missing the 1/m that the loss value has"
+        elif m and abs(c * m - 1) < 0.02:
+            hint = f" = 1/m for m = {m}: the backward divides by m once more than the loss value"
+        found.append(Diagnosis(
+            "scale",
+            f"gradient scaled by {c:.4g}{hint}",
+            f"analytic/numeric ratio is {c:.4g} (within 2%) on every failing tensor: {names}",
+            "a missing or extra 1/m, or a loss reported at a different scale than the one differentiated",
+        ))
+
+    weights_only = all(t.name.endswith(".W") for t in failing) and any(
+        t.name.endswith(".b") and t.passed for t in report.tensors
+    )
+    if weights_only and l2 > 0 and have_data:
+        stronger = gradcheck(model, loss, X, y, dtype=report.dtype, l2=4 * l2, value_and_grad_fn=value_and_grad_fn)
+        none = gradcheck(model, loss, X, y, dtype=report.dtype, l2=0.0, value_and_grad_fn=value_and_grad_fn)
+        if none.passed and stronger.max_rel_error > report.max_rel_error:
+            found.append(Diagnosis(
+                "l2",
+                "the L2 term in the loss and in the gradient disagree",
+                f"only weights fail ({names}), biases pass; max rel error {none.max_rel_error:.1e} at lambda=0, "
+                f"{report.max_rel_error:.1e} at lambda={l2:g}, {stronger.max_rel_error:.1e} at lambda={4 * l2:g}",
+                "J = loss + lambda/(2m) sum W^2 needs dJ/dW = dloss/dW + (lambda/m) W: added, not subtracted, "
+                "and divided by the same m in both",
+            ))
+    elif weights_only:
+        found.append(Diagnosis(
+            "weights",
+            f"only weight tensors fail ({names}), biases pass",
+            "the bias gradients agree, so the upstream gradient reaching those layers is right",
+            "the weight-gradient line (X^T G) or a regularisation term applied to the weights",
+        ))
+
+    if have_data:
+        per_layer = check_layers(model, X)
+        bad = [i for i, r in per_layer if not r.passed]
+        if bad:
+            i = bad[-1]
+            found.append(Diagnosis(
+                "layer",
+                f"layer {i} ({model.layers[i].describe()}) has a wrong backward",
+                "checked alone on the input it really receives, layer "
+                + ", ".join(f"{j} {'fails' if not r.passed else 'passes'}" for j, r in per_layer),
+                f"the backward of layer {i}; every layer after it passes its own check",
+            ))
+        else:
+            loss_report = check_loss(loss, model(np.asarray(X, dtype=model.dtype)).astype(np.float64), y)
+            if not loss_report.passed:
+                found.append(Diagnosis(
+                    "loss",
+                    f"the loss's gradient disagrees with its own value ({type(loss).__name__})",
+                    f"check_loss max rel error {loss_report.max_rel_error:.1e}, ratio {loss_report.tensors[0].ratio:.4g}",
+                    "a value that is clipped, scaled or smoothed differently from the gradient",
+                ))
+            elif not found:
+                found.append(Diagnosis(
+                    "objective",
+                    "every layer and the loss pass alone, yet the whole objective fails",
+                    f"failing tensors: {names}",
+                    "the glue: how the loss gradient, regularisation and layer gradients are combined",
+                ))
+    elif not found:
+        # a layer or a loss checked on its own, and the error is no constant scale or sign
+        opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))
+        checked = sum(t.n_checked for t in failing)
+        subject = report.subject or "this"
+        found.append(Diagnosis(
+            "formula",
+            f"the backward of {subject} is wrong entry by entry ({names}): not a constant scale, not a sign flip",
+            f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "
+            f"max rel error {report.max_rel_error:.2g}",
+            "the derivative formula itself: e.g. written in terms of the input where it needs the output "
+            "(tanh: 1 - a^2, sigmoid: a (1 - a)), a chain-rule factor left out, or a transposed product",
+        ))
+    return found
+
+
+def cross_check_softmax(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Compare the fused ``(p - t)/m``, the unfused Softmax + CrossEntropy path and finite differences.
+
+    Returns the max absolute differences between each pair (float64), all
+    around 1e-12 when the three agree.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    _, fused = SoftmaxCrossEntropy()(logits, targets)
+    probs, backprop = Softmax().forward(logits)
+    _, grad_probs = CrossEntropy()(probs, targets)
+    unfused = backprop(grad_probs)
+    numeric = check_loss(SoftmaxCrossEntropy(), logits, targets).tensors[0].numeric
+    return {
+        "fused_vs_unfused": float(np.max(np.abs(fused - unfused))),
+        "fused_vs_numeric": float(np.max(np.abs(fused - numeric))),
+        "unfused_vs_numeric": float(np.max(np.abs(unfused - numeric))),
+    }

@@ -1,0 +1,378 @@
+"""The training doctor: finds what is wrong with a run and says what to try.
+
+Three kinds of checks, each returning :class:`Finding` objects with the
+evidence (numbers) and a suggested fix:
+
+* before training, on the data and the untrained model
+  (:func:`check_data`, :func:`check_initial_loss`): unscaled inputs, class
+  imbalance, labels sorted so that a tail split takes one class, an initial
+  loss far from ``ln C``;
+* during training, as a callback (:class:`Doctor`, ``glassnet train
+  --doctor``): collapse onto one class or onto the most recent label,
+  saturated sigmoid/tanh units, dead relu units, exploding or vanishing
+  gradients (per-layer gradient norms and update-to-weight ratios), loss not
+  decreasing, validation loss rising while training loss falls;
+* after training, on a saved model and its history (:func:`examine_model`,
+  ``glassnet doctor MODEL``).
+
+And :func:`overfit_batch`: can the network drive the loss on one small batch
+to near zero?  If it cannot, something is broken (a backward, the loss, too
+much regularisation), whatever the rest of the data does.
+
+Thresholds are class attributes of :class:`Thresholds` so a reader sees
+every number the doctor judges by.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glassnet.core.activations import ReLU
+from glassnet.nn.layers import Activation, Dense
+from glassnet.nn.losses import Loss
+from glassnet.nn.model import Sequential
+from glassnet.train.loop import EpochRecord, History, StepInfo, TrainState, fit
+
+__all__ = [
+    "Finding",
+    "Thresholds",
+    "check_data",
+    "check_initial_loss",
+    "unit_health",
+    "collapse",
+    "Doctor",
+    "examine_history",
+    "examine_model",
+    "overfit_batch",
+    "OverfitResult",
+]
+
+
+@dataclass
+class Finding:
+    """One problem: a code, a one-line title, the evidence and a suggested fix."""
+
+    code: str
+    title: str
+    evidence: str
+    fix: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        where = f" [{self.where}]" if self.where else ""
+        return f"{self.title}{where}\n  evidence: {self.evidence}\n  try:      {self.fix}"
+
+
+@dataclass
+class Thresholds:
+    """Every number the doctor judges by."""
+
+    unscaled_scale: float = 5.0  # overall std or |mean| of the inputs above this: not scaled
+    imbalance_ratio: float = 10.0  # largest class / smallest class
+    init_loss_factor: float = 3.0  # initial loss outside [ln C / f, f ln C]
+    saturated_fraction: float = 0.5  # of a layer's units' outputs in the flat part
+    dead_fraction: float = 0.5  # of a layer's relu units that never fire on the probe batch
+    collapse_fraction: float = 0.9  # of probe inputs given the same class
+    sorted_changes: float = 0.1  # label changes between neighbours / changes expected in random order
+    follow_last_fraction: float = 0.8  # of probe predictions equal to the last training label
+    update_ratio_high: float = 0.5  # ||update|| / ||W|| per step (healthy is about 1e-3)
+    update_ratio_low: float = 1e-7
+    grad_norm_high: float = 1e3
+    vanishing_ratio: float = 1e-4  # first layer's grad norm / last layer's
+    plateau_epochs: int = 3  # epochs without a 1% fall of the training loss
+    overfit_epochs: int = 3  # consecutive epochs of rising validation loss with falling training loss
+
+
+# ----------------------------------------------------------------------------- before training
+def check_data(
+    X: np.ndarray, y: np.ndarray, n_classes: int | None = None, *, val_split: float = 0.1, th: Thresholds = Thresholds()
+) -> list[Finding]:
+    """Data problems visible before training: unscaled inputs, imbalance, sorted labels, a single class."""
+    found: list[Finding] = []
+    X = np.asarray(X)
+    y = np.asarray(y)
+    # Typical magnitude, not the extreme: a standardised near-constant pixel may reach 30 legitimately.
+    mean, std = (float(np.mean(X)), float(np.std(X))) if X.size else (0.0, 0.0)
+    if std > th.unscaled_scale or abs(mean) > th.unscaled_scale:
+        found.append(Finding(
+            "unscaled", "inputs are not scaled",
+            f"features have mean {mean:.3g} and standard deviation {std:.3g} (max {float(np.max(np.abs(X))):g}; "
+            "pixels 0-255?)",
+            "scale pixels to [0, 1] or standardise each feature (glassnet train --scaling pixel|standard)",
+        ))
+    labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+    counts = np.bincount(labels.astype(np.int64), minlength=n_classes or 0)
+    present = counts[counts > 0]
+    if present.size <= 1:
+        found.append(Finding("one-class", "the labels hold a single class",
+                             f"every one of {labels.size} labels is {int(labels[0]) if labels.size else '-'}",
+                             "check the label file; a classifier needs at least two classes"))
+        return found
+    if n_classes and present.size < n_classes:
+        missing = np.flatnonzero(counts == 0).tolist()
+        found.append(Finding("missing-class", f"{len(missing)} classes have no training samples",
+                             f"classes {missing[:10]} never occur", "check the split or the label mapping"))
+    ratio = present.max() / present.min()
+    if ratio > th.imbalance_ratio:
+        found.append(Finding(
+            "imbalance", "strong class imbalance",
+            f"largest class {int(present.max())} samples, smallest {int(present.min())} (ratio {ratio:.1f})",
+            "class weights in the loss, resampling, or judge by per-class recall rather than accuracy",
+        ))
+    # In random order neighbours differ with probability 1 - sum p_c^2; sorted or blocky labels change rarely.
+    changes = int(np.count_nonzero(np.diff(labels)))
+    p = present / labels.size
+    expected = (labels.size - 1) * (1.0 - float(np.sum(p * p)))
+    if changes < th.sorted_changes * expected:
+        tail = labels[int(round((1 - val_split) * labels.size)):] if 0 < val_split < 1 else labels[-max(1, labels.size // 10):]
+        found.append(Finding(
+            "sorted", "labels are sorted or in blocks: a split that takes the last rows gets few classes",
+            f"the label changes {changes} times between neighbouring rows (about {expected:.0f} in random order); "
+            f"the last {tail.size} labels hold classes {np.unique(tail).tolist()[:10]} of {present.size}",
+            "shuffle before splitting, or use a stratified split (glassnet's validation split is stratified)",
+        ))
+    return found
+
+
+def check_initial_loss(model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarray, *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """An untrained classifier should score about ``ln C`` with cross-entropy; far off means bad init or a wrong loss."""
+    if loss.expects not in ("logits", "probs") or "cross_entropy" not in loss.name:
+        return []
+    n_classes = model.n_outputs or 1
+    if n_classes < 2:
+        return []
+    value = loss(model(np.asarray(X, dtype=model.dtype)), y)[0]
+    expected = math.log(n_classes)
+    if value > th.init_loss_factor * expected or value < expected / th.init_loss_factor:
+        return [Finding(
+            "init-loss", "the initial loss is far from ln C",
+            f"initial loss {value:.4g}, expected about ln {n_classes} = {expected:.4g} for an untrained network",
+            "a loss far above ln C means over-confident initial outputs (weights too large, unscaled inputs); "
+            "far below means the loss is computed wrongly (e.g. missing the minus sign or the log)",
+        )]
+    return []
+
+
+# ----------------------------------------------------------------------------- model state
+def unit_health(model: Sequential, X: np.ndarray, *, th: Thresholds = Thresholds()) -> tuple[list[Finding], dict[str, float]]:
+    """Saturated sigmoid/tanh units and dead relu units, as fractions per layer, on inputs ``X``."""
+    captured: list[np.ndarray] = []
+    model.forward(np.asarray(X, dtype=model.dtype), capture=captured)
+    found: list[Finding] = []
+    stats: dict[str, float] = {}
+    for i, layer in enumerate(model.layers):
+        if not isinstance(layer, Activation):
+            continue
+        out = captured[i]
+        name = layer.fn.name
+        where = f"layer {i} ({name})"
+        if isinstance(layer.fn, ReLU):
+            dead = float(np.mean(np.all(out <= 0, axis=0)))
+            stats[f"{i}.dead"] = dead
+            if dead > th.dead_fraction:
+                found.append(Finding("dead-relu", "dead relu units",
+                                     f"{dead:.0%} of the units in {where} output 0 for every probe input",
+                                     "a smaller learning rate, He initialisation, or leaky_relu", where))
+        elif layer.fn.saturates:
+            lo, hi = {"sigmoid": (0.01, 0.99), "hard_sigmoid": (1e-6, 1 - 1e-6)}.get(name, (-0.99, 0.99))
+            if name in ("hard_tanh",):
+                lo, hi = layer.fn.min_val + 1e-6, layer.fn.max_val - 1e-6  # type: ignore[attr-defined]
+            sat = float(np.mean((out <= lo) | (out >= hi)))
+            stats[f"{i}.saturated"] = sat
+            if sat > th.saturated_fraction:
+                found.append(Finding("saturated", f"saturated {name} units",
+                                     f"{sat:.0%} of the outputs of {where} are in the flat part ({name} near its limits), "
+                                     "where the derivative is almost 0",
+                                     "scale the inputs, use Glorot initialisation, a smaller learning rate, or relu", where))
+    return found, stats
+
+
+def collapse(predictions: np.ndarray, labels: np.ndarray, *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """The network gives (almost) every input the same class while the labels are varied."""
+    if predictions.size == 0:
+        return []
+    values, counts = np.unique(predictions, return_counts=True)
+    top = counts.max() / predictions.size
+    truth_top = np.unique(labels, return_counts=True)[1].max() / labels.size
+    if top >= th.collapse_fraction and truth_top < th.collapse_fraction:
+        return [Finding(
+            "collapse", "the network predicts one class for almost every input",
+            f"{top:.0%} of the inputs are given class {int(values[np.argmax(counts)])}; "
+            f"the most common true class is only {truth_top:.0%}",
+            "a smaller learning rate, check the gradient (glassnet gradcheck), scale the inputs, "
+            "shuffle the training data",
+        )]
+    return []
+
+
+# ----------------------------------------------------------------------------- during training
+class Doctor:
+    """A training callback that watches a run on a fixed probe batch and collects :class:`Finding` s.
+
+    Every ``every`` steps it measures per-layer gradient norms, update-to-weight
+    ratios, unit saturation and death, and the probe predictions; at each
+    epoch end it looks at the loss curves.  Each kind of finding is reported
+    once, with the first evidence seen.
+    """
+
+    def __init__(self, probe_X: np.ndarray, probe_y: np.ndarray, *, every: int = 50, th: Thresholds = Thresholds()) -> None:
+        self.probe_X, self.probe_y = probe_X, np.asarray(probe_y)
+        self.every, self.th = every, th
+        self.findings: dict[str, Finding] = {}
+        self._follow: list[float] = []
+        self._last_labels: list[int] = []
+        self.grad_norms: dict[str, list[float]] = {}
+        self.update_ratios: dict[str, list[float]] = {}
+
+    def _add(self, finding: Finding) -> None:
+        self.findings.setdefault(finding.code, finding)
+
+    def on_train_begin(self, state: TrainState, info: dict[str, Any]) -> None:
+        self._batch_size = info["batch_size"]
+
+    def on_batch_end(self, step: StepInfo) -> None:
+        model = step.model
+        if step.batch_size == 1 and step.y_batch.ndim == 1:
+            # per-sample training: does the prediction follow the last label whatever the input?
+            pred = model.predict(self.probe_X) if step.step % max(1, self.every // 10) == 0 else None
+            if pred is not None:
+                self._follow.append(float(np.mean(pred == int(step.y_batch[0]))))
+                self._last_labels.append(int(step.y_batch[0]))
+                self._check_follow()
+        if step.step % self.every:
+            return
+        params = model.params()
+        dense = [f"{i}.W" for i, layer in enumerate(model.layers) if isinstance(layer, Dense)]
+        for name in dense:
+            g = float(np.linalg.norm(step.grads[name]))
+            w = float(np.linalg.norm(params[name]))
+            u = float(np.linalg.norm(step.updates[name])) if name in step.updates else math.nan
+            self.grad_norms.setdefault(name, []).append(g)
+            ratio = u / w if w > 0 else math.inf
+            self.update_ratios.setdefault(name, []).append(ratio)
+            where = f"{name}, step {step.step}"
+            if g > self.th.grad_norm_high or ratio > self.th.update_ratio_high:
+                self._add(Finding("exploding", "exploding gradients or too large steps",
+                                  f"||dJ/d{name}|| = {g:.3g}, ||update|| / ||W|| = {ratio:.3g} at step {step.step} "
+                                  f"(healthy is about 1e-3)",
+                                  "a smaller learning rate, gradient clipping (--clip-norm), scaled inputs", where))
+            elif 0 < ratio < self.th.update_ratio_low:
+                self._add(Finding("tiny-updates", "updates are vanishingly small",
+                                  f"||update|| / ||W|| = {ratio:.3g} for {name} at step {step.step}",
+                                  "a larger learning rate; check for saturated units", where))
+        norms = [self.grad_norms[n][-1] for n in dense]
+        if len(norms) >= 2 and norms[-1] > 0 and norms[0] / norms[-1] < self.th.vanishing_ratio:
+            self._add(Finding("vanishing", "vanishing gradients",
+                              f"||dJ/d{dense[0]}|| / ||dJ/d{dense[-1]}|| = {norms[0] / norms[-1]:.2g} at step {step.step}",
+                              "relu-family activations, He/Glorot initialisation, fewer layers or normalised inputs"))
+        for finding in unit_health(model, self.probe_X, th=self.th)[0]:
+            finding.where = f"{finding.where}, step {step.step}"
+            self._add(finding)
+        for finding in collapse(model.predict(self.probe_X), self.probe_y, th=self.th):
+            if step.epoch >= 1:  # an untrained network may legitimately favour one class
+                finding.where = f"step {step.step}"
+                self._add(finding)
+
+    def _check_follow(self) -> None:
+        if len(self._follow) < 10 or len(set(self._last_labels[-10:])) < 3:
+            return
+        recent = float(np.mean(self._follow[-10:]))
+        if recent >= self.th.follow_last_fraction:
+            self._add(Finding(
+                "follows-last-label", "the prediction follows the most recent training label, whatever the input",
+                f"over the last 10 checks, {recent:.0%} of the probe inputs were given the label of the sample "
+                "just trained on (labels varied)",
+                "per-sample training with too large a step: lower the learning rate, use mini-batches, "
+                "or check the gradient's sign (glassnet gradcheck)",
+            ))
+
+    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
+        for finding in examine_history(state.history, th=self.th):
+            self._add(finding)
+
+    def report(self) -> list[Finding]:
+        return list(self.findings.values())
+
+
+def examine_history(history: History, *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """Loss not decreasing; validation loss rising while the training loss falls."""
+    found: list[Finding] = []
+    train = history["train_loss"]
+    val = history["val_loss"]
+    if any(not math.isfinite(v) for v in train):
+        found.append(Finding("non-finite", "the training loss became NaN or infinite",
+                             f"training losses {train}", "a smaller learning rate or gradient clipping"))
+        return found
+    k = th.plateau_epochs
+    if len(train) > k and min(train[-k:]) > 0.99 * train[-k - 1] and train[-1] > 0.5 * train[0]:
+        found.append(Finding("plateau", "the loss is not decreasing",
+                             f"training loss {train[-k - 1]:.4g} -> {train[-1]:.4g} over the last {k} epochs "
+                             f"(first epoch {train[0]:.4g})",
+                             "a larger learning rate, check the gradient (glassnet gradcheck), "
+                             "or check that the network can overfit one batch (glassnet overfit-batch)"))
+    k = th.overfit_epochs
+    if len(val) > k and all(math.isfinite(v) for v in val[-k - 1:]):
+        rising = all(b > a for a, b in zip(val[-k - 1:], val[-k:]))
+        falling = all(b < a for a, b in zip(train[-k - 1:], train[-k:]))
+        if rising and falling:
+            found.append(Finding("overfitting", "overfitting: validation loss rises while training loss falls",
+                                 f"val loss {val[-k - 1]:.4g} -> {val[-1]:.4g}, train loss {train[-k - 1]:.4g} -> "
+                                 f"{train[-1]:.4g} over the last {k} epochs",
+                                 "early stopping (--early-stopping), dropout, L2, or more data"))
+    return found
+
+
+def examine_model(model: Sequential, X: np.ndarray, y: np.ndarray, history: History | None = None,
+                  *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """A trained model on held-out data: collapse, dead or saturated units, and its history."""
+    found = collapse(model.predict(X), np.asarray(y), th=th)
+    found += unit_health(model, X, th=th)[0]
+    if history is not None:
+        found += examine_history(history, th=th)
+    return found
+
+
+# ----------------------------------------------------------------------------- overfit one batch
+@dataclass
+class OverfitResult:
+    can_overfit: bool
+    initial_loss: float
+    final_loss: float
+    accuracy: float
+    steps: int
+    losses: list[float] = field(repr=False, default_factory=list)
+
+    def __str__(self) -> str:
+        verdict = ("OK: the network drives the loss on one batch to near zero" if self.can_overfit else
+                   "PROBLEM: the network cannot fit a single small batch; look for a wrong backward "
+                   "(glassnet gradcheck), too much regularisation or dropout, or too small a learning rate")
+        return (f"{verdict}\n  loss {self.initial_loss:.4g} -> {self.final_loss:.4g} in {self.steps} steps, "
+                f"batch accuracy {self.accuracy:.0%}")
+
+
+def overfit_batch(model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarray, *, optimizer: Any = None,
+                  steps: int = 300, target: float = 0.05, rng: np.random.Generator | int | None = 0) -> OverfitResult:
+    """Train on the single batch ``(X, y)`` with full-batch steps; ``can_overfit`` if the loss drops below ``target``."""
+    from glassnet.optim.optimizers import Adam
+
+    optimizer = optimizer or Adam(lr=1e-2)
+    X = model.check_input(X)
+    initial = loss(model(X), y)[0]
+    history = fit(model, X, y, optimizer=optimizer, loss=loss, epochs=steps, batch_size=None, rng=rng,
+                  callbacks=[_StopBelow(target)])
+    losses = history["train_loss"]
+    final = loss(model(X), y)[0]
+    acc = float(np.mean(model.predict(X) == (y if np.ndim(y) == 1 else np.argmax(y, axis=1))))
+    return OverfitResult(final < target and acc == 1.0, initial, final, acc, len(losses), losses)
+
+
+class _StopBelow:
+    def __init__(self, target: float) -> None:
+        self.target = target
+
+    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> bool:
+        return record.train_loss < self.target / 2

@@ -1,0 +1,1 @@
+"""Data in: IDX files, named datasets (local folders, downloads, scikit-learn's digits), preprocessing."""

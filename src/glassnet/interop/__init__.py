@@ -1,0 +1,1 @@
+"""Other libraries: a scikit-learn estimator and conversion to and from PyTorch."""

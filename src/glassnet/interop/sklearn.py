@@ -1,0 +1,627 @@
+"""A scikit-learn classifier on top of glassnet: :class:`GlassnetClassifier`.
+
+scikit-learn is an optional extra (``pip install glassnet[sklearn]``); it is
+imported here and nowhere else in glassnet.  The estimator follows
+scikit-learn's conventions (the constructor only stores its arguments, fitted
+attributes end in ``_``, ``fit`` returns ``self``), so it drops into
+``Pipeline``, ``GridSearchCV``, ``cross_val_score`` and ``clone``::
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from glassnet.interop.sklearn import GlassnetClassifier
+
+    clf = make_pipeline(StandardScaler(), GlassnetClassifier((64,), learning_rate=1e-2, random_state=0))
+    clf.fit(X_train, y_train).score(X_test, y_test)
+
+The work is done by glassnet's own pieces: :func:`glassnet.nn.model.mlp` builds
+the network (``model_``), :func:`glassnet.train.fit` runs the epochs,
+:func:`glassnet.optim.get_optimizer` makes the optimizer and
+:class:`glassnet.nn.losses.SoftmaxCrossEntropy` is the loss (with
+:class:`SampleWeightedSoftmaxCrossEntropy`, defined here, when ``fit`` is
+given ``sample_weight``).  What this module adds is the scikit-learn side:
+input validation, the mapping between class labels and output columns,
+random-state handling and the stopping rule of ``MLPClassifier``
+(``tol``/``n_iter_no_change``, optionally on a held-out validation score).
+
+Randomness: ``random_state`` becomes one explicit ``np.random.Generator``
+(an int seeds it, a ``RandomState`` draws its seed, ``None`` takes fresh
+entropy from the OS); it draws the initial weights, the validation split,
+every epoch's shuffle and the dropout masks.  numpy's global random state is
+never read or advanced.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data as _validate_data
+except ImportError:  # pragma: no cover - older scikit-learn keeps it as a method
+
+    def _validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+
+from glassnet.core.activations import get_activation
+from glassnet.errors import ConfigError, DataError, ShapeError
+from glassnet.nn.losses import SoftmaxCrossEntropy, as_target_matrix
+from glassnet.nn.model import Sequential, mlp
+from glassnet.core.numerics import log_softmax, softmax
+from glassnet.optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from glassnet.train.loop import EpochRecord, TrainState, stratified_split
+from glassnet.train.loop import fit as train_fit
+
+__all__ = ["GlassnetClassifier", "SampleWeightedSoftmaxCrossEntropy", "weighted_target_rows"]
+
+#: scikit-learn's names for activations that glassnet calls differently.
+_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
+#: optimizers that take the ``momentum`` parameter.
+_MOMENTUM_OPTIMIZERS = ("sgd", "nesterov")
+#: rows per forward pass at prediction time.
+_PREDICT_CHUNK = 4096
+
+
+# ----------------------------------------------------------------------------- sample weights
+class SampleWeightedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
+    """Softmax cross-entropy with a weight per sample, the weighted mean over the batch.
+
+    The targets carry the weights: row ``i`` is ``s_i * t_i`` with ``t_i`` the
+    one-hot (or probability) row of sample ``i`` and ``s_i >= 0`` its weight,
+    so the weight is the row sum and travels with the row through shuffling
+    and batching (:func:`weighted_target_rows` builds them).  With label
+    smoothing ``eps`` the smoothed row is ``t'_i = (1 - eps) t_i + eps / k``
+    and, for logits ``Z : (m, k)``, ``p_i = softmax(z_i)``::
+
+        J     = -(1 / S) sum_i s_i sum_c t'_ic log p_ic        S = sum_i s_i
+        dJ/dz_i = s_i (p_i - t'_i) / S
+
+    That is the base class's ``J = -(1/D) sum A log p`` with the coefficient
+    rows multiplied by the weights, ``A_i = s_i t'_i``, and ``D = S`` (the
+    batch's total weight, as scikit-learn's ``MLPClassifier`` divides by);
+    the base class's gradient ``p * sum_c A_ic - A`` is then exactly the line
+    above.  All weights 1 gives the plain mean; an integer weight counts the
+    sample that many times; scaling every weight by the same factor changes
+    nothing.  A batch whose weights are all zero has ``J = 0`` and a zero
+    gradient.  ``reduction="sum"`` gives ``D = 1``.
+
+    Worked example: ``z = (0, 0)`` for both samples, classes 0 and 1,
+    weights 1 and 3: both per-sample losses are ``log 2``, so ``J = log 2``,
+    and ``dJ/dz = ((0.5 - 1, 0.5) / 4, 3 (0.5, 0.5 - 1) / 4)
+    = ((-0.125, 0.125), (0.375, -0.375))``.
+    """
+
+    name = "sample_weighted_softmax_cross_entropy"
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction=reduction, label_smoothing=label_smoothing)
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+    def _coefficients(self, targets: np.ndarray, n_classes: int, dtype) -> tuple[np.ndarray, float]:
+        rows = np.asarray(targets)
+        if rows.ndim != 2:
+            raise ShapeError(
+                f"{self.name} expects target rows (m, k) = sample weight * one-hot row, got shape {rows.shape}"
+            )
+        weighted = as_target_matrix(rows, n_classes, dtype)
+        if np.any(weighted < 0):
+            raise DataError(f"{self.name}: target rows must be non-negative (weight times a probability row)")
+        weights = np.sum(weighted, axis=1, keepdims=True)  # (m, 1): s_i
+        eps = self.label_smoothing
+        coef = (1.0 - eps) * weighted + (eps / n_classes) * weights if eps else weighted
+        if self.reduction == "sum":
+            return coef, 1.0
+        total = float(np.sum(weights, dtype=np.float64))
+        return coef, (total if total > 0.0 else 1.0)
+
+
+def weighted_target_rows(
+    labels: np.ndarray, sample_weight: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float64
+) -> np.ndarray:
+    """Rows ``s_i * onehot(y_i)`` for :class:`SampleWeightedSoftmaxCrossEntropy`.
+
+    labels : (n,) class indices in ``[0, n_classes)``; sample_weight : (n,) >= 0
+    -> (n, n_classes).
+    """
+    rows = np.zeros((labels.shape[0], n_classes), dtype=dtype)
+    rows[np.arange(labels.shape[0]), labels] = sample_weight
+    return rows
+
+
+def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """``None`` or a float64 ``(n_samples,)`` array of finite, non-negative weights."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.ndim == 0:
+        weights = np.full(n_samples, float(weights))
+    if weights.shape != (n_samples,):
+        raise DataError(f"sample_weight must have shape ({n_samples},) like the samples, got shape {weights.shape}")
+    if not np.all(np.isfinite(weights)):
+        raise DataError("sample_weight contains NaN or inf")
+    if np.any(weights < 0):
+        raise DataError(f"sample_weight must be non-negative, got minimum {weights.min()}")
+    return weights
+
+
+# ----------------------------------------------------------------------------- random state
+def _generator(random_state: Any) -> np.random.Generator:
+    """The run's ``np.random.Generator`` from an sklearn-style ``random_state``.
+
+    * an int seeds ``np.random.default_rng(seed)`` (the same int, the same run);
+    * a ``np.random.RandomState`` draws the seed, so it advances like any
+      sklearn estimator's would and two fits differ;
+    * a ``np.random.Generator`` is used as it is;
+    * ``None`` takes fresh OS entropy (scikit-learn would draw from numpy's
+      global ``RandomState``; glassnet leaves that alone).
+    """
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**31))
+    check_random_state(random_state)  # raises scikit-learn's ValueError for anything else
+    raise ConfigError(f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}")
+
+
+# ----------------------------------------------------------------------------- stopping rule
+class _SklearnStopping:
+    """Callback for :func:`glassnet.train.fit`: ``MLPClassifier``'s stopping rule.
+
+    After each epoch it appends the epoch's training loss (the mean batch
+    loss including the L2 term, as ``MLPClassifier.loss_curve_``) to the
+    estimator and then, like ``MLPClassifier._update_no_improvement_count``:
+
+    * without early stopping: an epoch counts as no improvement when
+      ``loss > best_loss - tol``; ``best_loss`` is the lowest loss so far;
+    * with early stopping: the validation score (accuracy on the held-out
+      samples, weighted by their sample weights) is recorded; an epoch counts
+      as no improvement when ``score < best_score + tol``; every epoch with a
+      strictly better score saves a copy of the weights.
+
+    Training stops once more than ``n_iter_no_change`` epochs in a row were
+    no improvement.  The memory (best values, count, best weights) lives on
+    the estimator, so a warm-started ``fit`` or ``partial_fit`` carries it on.
+    """
+
+    def __init__(self, estimator: GlassnetClassifier, model: Sequential, validation=None) -> None:
+        self.est = estimator
+        self.model = model
+        self.validation = validation  # (X_val, y_val indices, weights or None) or None
+        self.epochs = 0
+        self.converged = False
+
+    def _validation_score(self) -> float:
+        X_val, y_val, w_val = self.validation
+        hits = np.argmax(self.model(X_val), axis=1) == y_val
+        if w_val is not None and w_val.sum() > 0:
+            return float(np.average(hits, weights=w_val))
+        return float(np.mean(hits))
+
+    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> bool:
+        est = self.est
+        self.epochs += 1
+        est.loss_curve_.append(float(record.train_loss))
+        if est.verbose:
+            print(f"Iteration {len(est.loss_curve_)}, loss = {record.train_loss:.8f}")
+        if self.validation is not None:
+            score = self._validation_score()
+            est.validation_scores_.append(score)
+            if est.verbose:
+                print(f"Validation score: {score:f}")
+            if score < est.best_validation_score_ + est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                est._best_params = {k: v.copy() for k, v in self.model.params().items()}
+        else:
+            loss = record.train_loss
+            if loss > est.best_loss_ - est.tol:
+                est._no_improvement_count += 1
+            else:
+                est._no_improvement_count = 0
+            if loss < est.best_loss_:
+                est.best_loss_ = float(loss)
+        if est._no_improvement_count > est.n_iter_no_change:
+            self.converged = True
+            if est.verbose:
+                what = "Validation score" if self.validation is not None else "Training loss"
+                print(
+                    f"{what} did not improve more than tol={est.tol:f} for "
+                    f"{est.n_iter_no_change} consecutive epochs. Stopping."
+                )
+            return True
+        return False
+
+
+# ----------------------------------------------------------------------------- the estimator
+class GlassnetClassifier(ClassifierMixin, BaseEstimator):
+    """A multilayer-perceptron classifier trained by glassnet, with scikit-learn's interface.
+
+    The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a
+    final ``Dense`` with one output per class; the loss is the softmax
+    cross-entropy on its logits (two outputs for a binary problem, so
+    ``predict_proba`` is always ``(n_samples, n_classes)``).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Width of each hidden layer; ``()`` is multinomial logistic regression.
+    activation : str, default="relu"
+        Any name in ``glassnet.core.activations.ACTIVATIONS``; scikit-learn's
+        ``"logistic"`` means ``"sigmoid"``.
+    optimizer : str, default="adam"
+        Any name in ``glassnet.optim.OPTIMIZERS`` ("sgd", "nesterov", "adam",
+        "adamw", "rmsprop", "adagrad"), with its default hyperparameters apart
+        from the learning rate (and momentum).
+    learning_rate : float, default=1e-3
+        The optimizer's constant learning rate.
+    momentum : float, default=0.9
+        Momentum for "sgd" and "nesterov"; ignored by the other optimizers.
+    batch_size : int or "auto", default=32
+        Samples per optimizer step, capped at the number of training samples;
+        "auto" is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the data) per ``fit``.
+    tol : float, default=1e-4
+        Minimum improvement of the training loss (or, with early stopping, of
+        the validation score) that resets the patience count.
+    n_iter_no_change : int, default=10
+        Training stops after more than this many epochs in a row without an
+        improvement of at least ``tol``.
+    alpha : float, default=0.0
+        L2 penalty ``alpha / (2 m) * sum ||W||^2`` on the weight matrices
+        (``m`` the batch size; biases are not penalised), glassnet's ``l2``.
+    dropout : float, default=0.0
+        Dropout rate after each hidden activation (training only).
+    label_smoothing : float, default=0.0
+        Target ``(1 - eps) * one_hot + eps / n_classes``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        stop on the validation accuracy instead of the training loss and end
+        with the weights of the best validation epoch.
+    validation_fraction : float, default=0.1
+        Fraction held out when ``early_stopping`` is on.
+    warm_start : bool, default=False
+        ``fit`` continues from the current network instead of a new one
+        (same classes and architecture required).
+    random_state : None, int, RandomState or Generator, default=None
+        Seeds the initial weights, the split, the shuffles and dropout.
+    dtype : {"float32", "float64"}, default="float64"
+        Precision of the network and of training.  "float32" is about twice
+        as fast; "float64" makes results independent of the batch in which a
+        sample is predicted, as scikit-learn's common checks require.
+    verbose : bool, default=False
+        Print the loss (and validation score) after each epoch.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted; output column ``j`` is ``classes_[j]``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (a DataFrame).
+    model_ : glassnet.nn.model.Sequential
+        The trained network (its ``meta["class_names"]`` holds the labels as text).
+    loss_curve_ : list of float
+        Training loss after each epoch (carried on by warm starts and ``partial_fit``).
+    loss_ : float
+        The last entry of ``loss_curve_``.
+    n_iter_ : int
+        Epochs run by the last ``fit`` (1 after ``partial_fit``).
+    t_ : int
+        Training samples seen in total (epochs times samples).
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch (None without early stopping).
+    best_validation_score_ : float or None
+        Best validation accuracy (None without early stopping).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
+        *,
+        optimizer: str = "adam",
+        learning_rate: float = 1e-3,
+        momentum: float = 0.9,
+        batch_size: int | str = 32,
+        max_iter: int = 200,
+        tol: float = 1e-4,
+        n_iter_no_change: int = 10,
+        alpha: float = 0.0,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        warm_start: bool = False,
+        random_state: Any = None,
+        dtype: str = "float64",
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.alpha = alpha
+        self.dropout = dropout
+        self.label_smoothing = label_smoothing
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ parameters
+    def _architecture(self) -> tuple:
+        """Checked ``(hidden sizes, activation name, dropout, dtype)``: what a warm start must keep."""
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise ConfigError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
+            raise ConfigError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
+        activation = get_activation(_ACTIVATION_ALIASES.get(self.activation, self.activation)).name
+        dropout = _number("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.float32, np.float64):
+            raise ConfigError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        return tuple(int(s) for s in sizes), activation, dropout, dtype.name
+
+    def _check_training_params(self) -> None:
+        _number("learning_rate", self.learning_rate, 0.0, math.inf, low_open=True)
+        _number("momentum", self.momentum, 0.0, 1.0, high_open=True)
+        _number("tol", self.tol, 0.0, math.inf)
+        _number("alpha", self.alpha, 0.0, math.inf)
+        _number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        _number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        _integer("max_iter", self.max_iter, 1)
+        _integer("n_iter_no_change", self.n_iter_no_change, 1)
+        if self.batch_size != "auto":
+            _integer("batch_size", self.batch_size, 1)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
+
+    def _make_optimizer(self) -> Optimizer:
+        kwargs: dict[str, Any] = {"lr": float(self.learning_rate)}
+        if self.optimizer in _MOMENTUM_OPTIMIZERS:
+            kwargs["momentum"] = float(self.momentum)
+        return get_optimizer(self.optimizer, **kwargs)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, sample_weight=None) -> GlassnetClassifier:
+        """Train for up to ``max_iter`` epochs (from scratch unless ``warm_start``).
+
+        X : (n_samples, n_features); y : (n_samples,) class labels of any
+        sortable type; sample_weight : (n_samples,) non-negative, optional
+        (the loss becomes the weighted mean, see
+        :class:`SampleWeightedSoftmaxCrossEntropy`).  Returns ``self``.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, classes=None, incremental=False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> GlassnetClassifier:
+        """One epoch over ``(X, y)``, continuing the network *and* the optimizer state.
+
+        ``classes`` (every label that will ever occur) is required on the
+        first call; later batches may hold any subset of them.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, classes=classes, incremental=True)
+
+    def _fit(self, X, y, *, sample_weight, classes, incremental: bool) -> GlassnetClassifier:
+        arch = self._architecture()
+        self._check_training_params()
+        if incremental and self.early_stopping:
+            raise ConfigError("partial_fit does not support early_stopping=True")
+        fitted = hasattr(self, "model_")
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        if incremental and not fitted and classes is None:
+            raise ConfigError("classes must be passed on the first call to partial_fit (e.g. classes=np.unique(y_all))")
+
+        X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first_pass)
+        check_classification_targets(y)
+        sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+
+        if first_pass:
+            class_labels = np.unique(y if classes is None else np.asarray(classes))
+            if class_labels.size < 2:
+                raise DataError(
+                    f"a classifier needs samples of at least 2 classes, got 1 class ({class_labels[0]!r})"
+                )
+        else:
+            class_labels = self.classes_
+            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), class_labels):
+                raise DataError(f"classes={np.unique(classes)!r} differs from the classes of the earlier calls, {class_labels!r}")
+            if self.warm_start and not incremental and not np.array_equal(np.unique(y), class_labels):
+                raise DataError(
+                    "warm_start can only be used where y has the same classes as in the previous call "
+                    f"to fit: previously {class_labels!r}, y has {np.unique(y)!r}"
+                )
+            if arch != self._arch:
+                raise ConfigError(
+                    f"the network was built as {self._arch} (hidden sizes, activation, dropout, dtype) but the "
+                    f"parameters now ask for {arch}; set warm_start=False to start afresh"
+                )
+        labels = _encode(y, class_labels)
+        if sample_weight is not None and not incremental:
+            positive = np.unique(labels[sample_weight > 0])
+            if positive.size < 2:
+                raise DataError(
+                    "sample_weight is zero for every sample of all classes but "
+                    f"{positive.size} class(es): a classifier needs 2 classes with positive weight"
+                )
+
+        if first_pass:
+            self.classes_ = class_labels
+            sizes, activation, dropout, dtype = arch
+            gen = _generator(self.random_state)
+            self.model_ = mlp(
+                [X.shape[1], *sizes, class_labels.size], activation, dropout=dropout, rng=gen, dtype=dtype
+            )
+            self.model_.meta["class_names"] = [str(c) for c in class_labels]
+            self._arch = arch
+            self.loss_curve_ = []
+            self.t_ = 0
+            self._opt_state = None
+            self._opt_type = None
+            self._reset_stopping_memory()
+        elif incremental:
+            gen = self._rng  # partial_fit continues the run's generator
+        else:
+            gen = _generator(self.random_state)
+        if self.early_stopping and self.validation_scores_ is None or not self.early_stopping and self.best_loss_ is None:
+            self._reset_stopping_memory()  # early_stopping was switched between warm-started fits
+        self._rng = gen
+        model = self.model_
+        dtype = model.dtype
+
+        # Targets: class indices for the plain loss; weighted one-hot rows with sample weights.
+        if sample_weight is None:
+            targets = labels
+            loss = SoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
+        else:
+            targets = weighted_target_rows(labels, sample_weight, class_labels.size, dtype)
+            loss = SampleWeightedSoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
+
+        validation = None
+        if self.early_stopping:
+            train_idx, val_idx = stratified_split(labels, float(self.validation_fraction), gen)
+            if val_idx.size < 2:
+                raise DataError(
+                    f"the validation set is too small ({val_idx.size} sample): increase validation_fraction "
+                    "or the number of samples"
+                )
+            validation = (
+                model.check_input(X[val_idx]),
+                labels[val_idx],
+                None if sample_weight is None else sample_weight[val_idx],
+            )
+            X, targets = X[train_idx], targets[train_idx]
+        n_train = X.shape[0]
+        batch_size = min(200, n_train) if self.batch_size == "auto" else min(int(self.batch_size), n_train)
+
+        optimizer = self._make_optimizer()
+        state = TrainState(rng=gen)
+        if incremental and self._opt_type is type(optimizer):
+            state.opt_state = self._opt_state  # the moments and step count of the previous calls
+        stopping = _SklearnStopping(self, model, validation)
+        train_fit(
+            model,
+            X,
+            targets,
+            optimizer=optimizer,
+            loss=loss,
+            epochs=1 if incremental else int(self.max_iter),
+            batch_size=batch_size,
+            l2=float(self.alpha),
+            rng=gen,
+            callbacks=[stopping],
+            state=state,
+        )
+        self._opt_state, self._opt_type = state.opt_state, type(optimizer)
+        self.n_iter_ = stopping.epochs
+        self.t_ += stopping.epochs * n_train
+        self.loss_ = self.loss_curve_[-1]
+        if self.early_stopping and self._best_params is not None:
+            model.set_params(self._best_params)
+        if not incremental and not stopping.converged and stopping.epochs == self.max_iter:
+            warnings.warn(
+                f"GlassnetClassifier: maximum iterations ({self.max_iter}) reached and the optimization "
+                "hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _reset_stopping_memory(self) -> None:
+        self._no_improvement_count = 0
+        self._best_params = None
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -math.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = math.inf
+
+    # ------------------------------------------------------------------ prediction
+    def _logits(self, X) -> np.ndarray:
+        """Logits ``(n_samples, n_classes)`` in float64 (computed in the network's dtype)."""
+        check_is_fitted(self)
+        X = _validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = self.model_.check_input(X)
+        chunks = [self.model_(X[start : start + _PREDICT_CHUNK]) for start in range(0, X.shape[0], _PREDICT_CHUNK)]
+        return np.concatenate(chunks).astype(np.float64, copy=False)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class label of each sample, ``(n_samples,)``, from ``classes_``."""
+        logits = self._logits(X)  # first: it raises NotFittedError before classes_ is looked up
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``softmax(logits)``, ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        return softmax(self._logits(X))
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """``log predict_proba`` computed as ``z - logsumexp(z)``: finite even where a probability underflows to 0."""
+        return log_softmax(self._logits(X))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+
+# ----------------------------------------------------------------------------- small helpers
+def _encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class labels -> indices into the sorted ``classes`` (a LabelEncoder), refusing unknown labels."""
+    index = np.searchsorted(classes, y)
+    index = np.clip(index, 0, classes.size - 1)
+    unknown = classes[index] != y
+    if np.any(unknown):
+        raise DataError(f"y has labels not in classes_ {classes!r}: {np.unique(y[unknown])[:5]!r}")
+    return index.astype(np.int64)
+
+
+def _number(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
+
+
+def _integer(name: str, value: Any, low: int) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)

@@ -1,0 +1,3 @@
+"""The HTML report of a trained model (matplotlib figures embedded as PNG)."""
+
+from glassnet.report.html import build_report, render_html  # noqa: F401

@@ -1,0 +1,367 @@
+"""A trained run as one self-contained HTML page with PNG figures (``glassnet report MODEL``).
+
+The page holds, in this order:
+
+1. a summary: dataset, architecture, parameters, test accuracy, the training configuration;
+2. loss and accuracy curves, training and validation, per epoch (``history``);
+3. the confusion matrix on the test set (rows: true class, columns: predicted);
+4. the worst-misclassified test images: the mistakes made with the highest
+   probability for the wrong class, each titled ``true -> predicted (p)``;
+5. the first Dense layer's weights as images: column ``W[:, j]`` of
+   ``W : (n_in, n_hidden)`` reshaped to the input image, one tile per unit,
+   a symmetric colour scale per tile (red positive, blue negative);
+6. gradient norms by layer over training: the per-epoch mean of ``||dJ/dW||``
+   recorded by :class:`glassnet.train.callbacks.grad_norms.GradientNorms` (``glassnet train``
+   records it; a history without it says so instead of a figure);
+7. the gradient check of the trained model on a batch of test data in
+   float64, as a table (the same numbers ``glassnet gradcheck`` prints);
+8. the doctor's findings on the test set.
+
+Every figure is a PNG embedded as a ``data:`` URI, so the page is one file
+that opens anywhere, offline.  matplotlib is an optional extra
+(``pip install "glassnet[report]"``); it is imported on first use, drawn with
+``matplotlib.figure.Figure`` (no pyplot, no global figure state).
+
+Nothing here loads data or trains: :func:`build_report` takes the arrays it
+shows, and :func:`render_html` only formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from glassnet.errors import ConfigError, ShapeError
+from glassnet.check.gradcheck import GradcheckReport
+from glassnet.nn.layers import Dense
+from glassnet.train.metrics import confusion_matrix
+from glassnet.nn.model import Sequential
+from glassnet.train.loop import History
+
+__all__ = [
+    "Section",
+    "Report",
+    "build_report",
+    "render_html",
+    "loss_accuracy_figure",
+    "confusion_figure",
+    "misclassified_figure",
+    "worst_mistakes",
+    "first_layer_figure",
+    "grad_norm_figure",
+    "gradcheck_table_html",
+]
+
+
+def _figure_class():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # an optional extra
+        raise ConfigError('the report needs matplotlib: pip install "glassnet[report]"') from exc
+    return Figure
+
+
+def _png(fig: Any) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------- figures
+def loss_accuracy_figure(history: History) -> bytes:
+    """Two panels over epochs: loss (training, validation) and accuracy (training, validation)."""
+    if not len(history):
+        raise ConfigError("the history holds no epochs to plot")
+    fig = _figure_class()(figsize=(10, 3.6))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = history["epoch"]
+    for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
+        ax.plot(epochs, history[f"train_{key}"], marker=".", label=f"training {label}")
+        val = np.asarray(history[f"val_{key}"], dtype=float)
+        if np.isfinite(val).any():
+            ax.plot(epochs, val, marker=".", label=f"validation {label}")
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if history.best_epoch is not None:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(history.best_epoch, color="grey", linestyle=":", label="best epoch")
+    ax_loss.set_title("loss per epoch (L2 term included)")
+    ax_acc.set_title("accuracy per epoch")
+    return _png(fig)
+
+
+def confusion_figure(cm: np.ndarray, class_names: Sequence[str]) -> bytes:
+    """``cm : (k, k)`` counts, rows true class, columns predicted, as a heat map with the counts written in."""
+    k = len(class_names)
+    if cm.shape != (k, k):
+        raise ShapeError(f"confusion matrix of shape {cm.shape} does not fit {k} class names")
+    size = max(4.0, 0.55 * k + 2)
+    fig = _figure_class()(figsize=(size + 1, size))
+    ax = fig.subplots()
+    image = ax.imshow(cm, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k), [str(n) for n in class_names], rotation=45, ha="right")
+    ax.set_yticks(range(k), [str(n) for n in class_names])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    threshold = cm.max() / 2 if cm.size else 0
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=8,
+                        color="white" if cm[i, j] > threshold else "black")
+    ax.set_title(f"confusion matrix ({int(cm.sum())} test samples)")
+    return _png(fig)
+
+
+def misclassified_figure(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str],
+                         *, n: int = 24) -> tuple[bytes, int]:
+    """The ``n`` most confident mistakes as a grid; returns the PNG and how many mistakes there are in all.
+
+    ``images : (n_samples, h, w)`` raw pixels, ``y_true : (n_samples,)``,
+    ``probs : (n_samples, k)`` predicted probabilities.  A mistake's rank is
+    the probability given to the (wrong) predicted class.
+    """
+    if images.ndim != 3 or images.shape[0] != y_true.shape[0] or probs.shape[0] != y_true.shape[0]:
+        raise ShapeError(f"images (n, h, w), labels (n,) and probabilities (n, k) must agree, got "
+                         f"{images.shape}, {y_true.shape}, {probs.shape}")
+    pred = probs.argmax(axis=1)
+    worst, n_wrong = worst_mistakes(y_true, probs, n)
+    cols = 8
+    rows = max(1, math.ceil(len(worst) / cols))
+    fig = _figure_class()(figsize=(cols * 1.45, rows * 1.75))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, worst):
+        ax.imshow(images[i], cmap="gray_r")
+        ax.set_title(f"{class_names[y_true[i]]} -> {class_names[pred[i]]}\n(p={probs[i, pred[i]]:.2f})", fontsize=7)
+    if not len(worst):
+        axes[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    return _png(fig), n_wrong
+
+
+def worst_mistakes(y_true: np.ndarray, probs: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """Indices of the ``n`` mistakes with the highest probability for the predicted (wrong) class, worst first,
+    and the number of mistakes.  ``y_true : (n_samples,)``, ``probs : (n_samples, k)``; ties keep data order."""
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y_true)
+    order = np.argsort(-probs[wrong, pred[wrong]], kind="stable")
+    return wrong[order][:n], int(wrong.size)
+
+
+def first_layer_figure(W: np.ndarray, image_shape: tuple[int, int], *, n: int = 64) -> bytes:
+    """Columns of ``W : (h*w, n_hidden)`` as ``(h, w)`` images, the first ``n`` units."""
+    if W.ndim != 2 or W.shape[0] != int(np.prod(image_shape)):
+        raise ShapeError(f"weights of shape {W.shape} do not map images of shape {tuple(image_shape)}")
+    units = min(n, W.shape[1])
+    cols = min(16, units)
+    rows = math.ceil(units / cols)
+    fig = _figure_class()(figsize=(cols * 0.9, rows * 0.9 + 0.4))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes:
+        ax.axis("off")
+    for j in range(units):
+        tile = W[:, j].reshape(image_shape)
+        limit = float(np.abs(tile).max()) or 1.0
+        axes[j].imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.suptitle(f"first layer: {units} of {W.shape[1]} units", fontsize=9)
+    return _png(fig)
+
+
+def grad_norm_figure(history: History, layer_names: dict[str, str] | None = None) -> bytes | None:
+    """Per-epoch mean ``||dJ/dp||`` of every tensor (weights solid, biases dashed), log scale; None if unrecorded."""
+    records = [r for r in history.records if r.grad_norms]
+    if not records:
+        return None
+    names = list(dict.fromkeys(name for r in records for name in r.grad_norms))
+    fig = _figure_class()(figsize=(7, 3.8))
+    ax = fig.subplots()
+    colours: dict[str, Any] = {}
+    for name in names:
+        layer = name.split(".")[0]
+        values = np.array([r.grad_norms.get(name, math.nan) for r in records], dtype=float)
+        label = f"{name} {layer_names.get(name, '') if layer_names else ''}".strip()
+        line, = ax.plot([r.epoch for r in records], values, marker=".", label=label,
+                        linestyle="-" if name.endswith(".W") else "--", color=colours.get(layer))
+        colours.setdefault(layer, line.get_color())
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("mean gradient norm")
+    ax.set_title("gradient norms by layer over training")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def gradcheck_table_html(report: GradcheckReport) -> str:
+    """The gradient check's per-tensor table as an HTML table, failing rows marked."""
+    head = ("tensor", "layer", "shape", "checked", "kinks", "|analytic|", "|numeric|", "ratio", "max rel err", "verdict")
+    rows = []
+    for t in report.tensors:
+        cells = (t.name, t.layer_desc, str(t.shape), str(t.n_checked), str(t.n_kink_skipped),
+                 f"{t.analytic_norm:.3e}", f"{t.numeric_norm:.3e}", f"{t.ratio:.5f}", f"{t.max_rel_error:.2e}",
+                 "ok" if t.passed else "FAIL")
+        css = "" if t.passed else ' class="fail"'
+        rows.append(f"<tr{css}>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    verdict = "PASSED" if report.passed else f"FAILED ({', '.join(t.name for t in report.failing())})"
+    caption = (f"{html.escape(verdict)}: {report.n_checked} entries checked in {np.dtype(report.dtype).name}, "
+               f"step h={report.step:g}, max rel error {report.max_rel_error:.2e} (pass below {report.rtol:g})")
+    if report.n_kink_skipped:
+        caption += f", {report.n_kink_skipped} skipped because the finite difference crossed a kink"
+    return ("<table><caption>" + caption + "</caption><thead><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+# ----------------------------------------------------------------------------- page
+@dataclass
+class Section:
+    """One part of the page: a title, an optional PNG and/or HTML, and a line of explanation."""
+
+    title: str
+    png: bytes | None = None
+    html: str = ""
+    note: str = ""
+    alt: str = ""
+
+
+@dataclass
+class Report:
+    title: str
+    summary: list[tuple[str, str]]
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def n_figures(self) -> int:
+        return sum(s.png is not None for s in self.sections)
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.summary td { text-align: left; } tr.fail td { background: #fde2e2; } caption { text-align: left; padding: 0.3em 0; }
+img { max-width: 100%; display: block; margin: 0.5em 0; }
+.note { color: #555; font-size: 0.9em; } pre { background: #f7f7f7; padding: 0.6em; white-space: pre-wrap; }
+"""
+
+
+def render_html(report: Report) -> str:
+    """The page as one string: inline CSS, every figure a ``data:image/png;base64`` URI."""
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(report.title)}</h1>",
+        '<table class="summary"><tbody>'
+        + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in report.summary)
+        + "</tbody></table>",
+    ]
+    for i, section in enumerate(report.sections, 1):
+        parts.append(f'<section id="s{i}"><h2>{i}. {html.escape(section.title)}</h2>')
+        if section.note:
+            parts.append(f'<p class="note">{html.escape(section.note)}</p>')
+        if section.png is not None:
+            data = base64.b64encode(section.png).decode("ascii")
+            parts.append(f'<img src="data:image/png;base64,{data}" alt="{html.escape(section.alt or section.title)}">')
+        parts.append(section.html)
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def build_report(
+    model: Sequential,
+    *,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    class_names: Sequence[str],
+    history: History | None = None,
+    images: np.ndarray | None = None,
+    gradcheck_report: GradcheckReport | None = None,
+    findings: Sequence[Any] = (),
+    title: str = "glassnet report",
+    summary: Sequence[tuple[str, str]] = (),
+) -> Report:
+    """Assemble the report of a trained model.
+
+    ``X_test : (n, n_in)`` model-ready (scaled) features, ``y_test : (n,)``
+    labels; ``images : (n, h, w)`` the same samples as raw images (None for
+    non-image data: the image sections then say so); ``history`` the run's
+    :class:`History`; ``gradcheck_report`` and ``findings`` (doctor
+    :class:`~glassnet.check.doctor.Finding` objects) as computed by the caller.
+    """
+    y_test = np.asarray(y_test)
+    names = [str(n) for n in class_names]
+    probs = model.predict_proba(X_test)
+    if model.output_kind == "log_probs":
+        probs = np.exp(probs)
+    if probs.shape[1] == 1:  # one sigmoid output: P(class 1)
+        probs = np.concatenate([1 - probs, probs], axis=1)
+    pred = probs.argmax(axis=1)
+    acc = float(np.mean(pred == y_test))
+    report = Report(title, [*summary, ("test accuracy", f"{acc:.4f} ({int(np.sum(pred == y_test))} of {y_test.size})")])
+    layer_names = {f"{i}.{k}": layer.describe() for i, layer in enumerate(model.layers) for k in layer.params}
+
+    if history is not None and len(history):
+        report.sections.append(Section(
+            "Loss and accuracy", loss_accuracy_figure(history),
+            note="Training values are running means over each epoch's batches (dropout on); validation values "
+                 "are measured at the epoch's end.", alt="loss and accuracy curves"))
+    else:
+        report.sections.append(Section("Loss and accuracy", note="This model file holds no training history."))
+
+    cm = confusion_matrix(y_test, pred, len(names))
+    report.sections.append(Section("Confusion matrix", confusion_figure(cm, names),
+                                   note="Rows are the true class, columns the predicted class.", alt="confusion matrix"))
+
+    image_shape = None if images is None else tuple(images.shape[1:])
+    if images is not None and len(image_shape) == 2:
+        png, n_wrong = misclassified_figure(images, y_test, probs, names)
+        report.sections.append(Section(
+            "Worst-misclassified test images", png, alt="worst-misclassified test images",
+            note=f"{n_wrong} of {y_test.size} test samples are misclassified; shown are the ones given the "
+                 "highest probability for the wrong class, titled true -> predicted (probability)."))
+    else:
+        report.sections.append(Section("Worst-misclassified test images", note="The inputs are not images."))
+
+    first = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
+    if first is not None and image_shape is not None and len(image_shape) == 2 and first.n_in == int(np.prod(image_shape)):
+        report.sections.append(Section(
+            "First layer's weights", first_layer_figure(np.asarray(first.params["W"], dtype=float), image_shape),
+            alt="first layer weights as images",
+            note="Each tile is one hidden unit's incoming weights W[:, j] laid out as the input image "
+                 "(red positive, blue negative, each tile on its own symmetric scale)."))
+    else:
+        report.sections.append(Section("First layer's weights", note="The inputs are not images."))
+
+    png = grad_norm_figure(history, layer_names) if history is not None else None
+    report.sections.append(Section(
+        "Gradient norms by layer", png, alt="gradient norms by layer",
+        note="Per-epoch mean of ||dJ/dp|| (L2 term included), sampled every few steps; weights solid, biases dashed."
+        if png is not None else "This run's history holds no gradient norms (they are recorded by glassnet train, "
+        "or by glassnet.train.callbacks.grad_norms.GradientNorms as a fit callback)."))
+
+    if gradcheck_report is not None:
+        report.sections.append(Section(
+            "Gradient check", html=gradcheck_table_html(gradcheck_report),
+            note=f"The trained model's backward against fourth-order central differences on "
+                 f"{gradcheck_report.subject or 'a batch of test data'}."))
+    findings_html = ("<p>No problems found.</p>" if not findings else
+                     "<ul>" + "".join(f"<li><pre>{html.escape(str(f))}</pre></li>" for f in findings) + "</ul>")
+    report.sections.append(Section("Doctor", html=findings_html,
+                                   note="Collapse, dead or saturated units, plateaus and overfitting, "
+                                        "judged on the test set and the history."))
+    return report

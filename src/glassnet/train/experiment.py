@@ -1,0 +1,271 @@
+"""One training run from a plain configuration: dataset -> scaling -> model -> optimizer -> fit -> test.
+
+The command line, the presets and the benchmark all describe a run as a
+:class:`TrainConfig` and hand it to :func:`run`; nothing here prints (progress
+goes through the callbacks the caller passes).
+
+Presets are named sets of configuration values (``PRESETS``); options given
+explicitly override them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Sequence
+
+import numpy as np
+
+from glassnet.errors import ConfigError
+from glassnet.nn.losses import get_loss
+from glassnet.train.metrics import accuracy
+from glassnet.nn.model import Sequential, mlp
+from glassnet.optim.optimizers import Optimizer, get_optimizer
+from glassnet.optim.schedules import SCHEDULES, get_schedule, schedule_in_epochs
+from glassnet.train.loop import EarlyStopping, History, TrainState, fit
+
+__all__ = ["TrainConfig", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (all JSON-serialisable)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    hidden: tuple[int, ...] = (128,)
+    activation: str = "relu"
+    loss: str = "softmax_cross_entropy"
+    label_smoothing: float = 0.0
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    epochs: int = 30
+    batch_size: int | None = 32
+    seed: int = 0
+    val_split: float = 0.1
+    early_stopping: int | None = None
+    clip_norm: float | None = None
+    dtype: str = "float32"
+    scaling: str = "auto"
+    download: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """The inverse of :meth:`to_dict` (missing keys take their defaults; unknown keys are a ConfigError)."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"unknown configuration key(s) {unknown}")
+        values = dict(values)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+
+#: name -> (description, overrides of TrainConfig).  Measured figures are in README.md.
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "digits": (
+        "the offline default: 8x8 digits, 256 relu units with dropout",
+        {"dataset": "digits", "hidden": (256,), "scaling": "standard", "lr": 0.05, "epochs": 50, "dropout": 0.2},
+    ),
+    "mnist": (
+        "MNIST-sized digits (e.g. the 10,000 test digits split 8,000/2,000), 256-128 relu with dropout",
+        {"hidden": (256, 128), "epochs": 30, "batch_size": 64, "lr": 0.05, "dropout": 0.2},
+    ),
+    "fashion-256": (
+        "full Fashion-MNIST, one hidden layer of 256 relu units",
+        {"dataset": "fashion-mnist", "hidden": (256,), "epochs": 30, "batch_size": 128, "lr": 0.05,
+         "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard"},
+    ),
+    "fashion-best": (
+        "full Fashion-MNIST, 1024-512 relu with dropout and a cosine schedule",
+        {"dataset": "fashion-mnist", "hidden": (1024, 512), "epochs": 40, "batch_size": 128, "lr": 0.05,
+         "dropout": 0.3, "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard",
+         "label_smoothing": 0.1},
+    ),
+}
+
+
+#: the preset used when only a dataset is named
+DATASET_PRESETS: dict[str, str] = {"digits": "digits", "mnist": "mnist", "fashion-mnist": "fashion-256"}
+
+
+def preset_config(name: str | None, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from a preset plus explicit overrides (``None`` values are ignored).
+
+    Without a preset, the dataset's own preset (``DATASET_PRESETS``) supplies
+    the defaults; with neither, the dataset is digits.
+    """
+    values: dict[str, Any] = {}
+    if name is None:
+        name = DATASET_PRESETS.get(overrides.get("dataset") or "digits")
+    if name is not None:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}")
+        values.update(PRESETS[name][1])
+    known = {f.name for f in fields(TrainConfig)}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ConfigError(f"unknown configuration key {key!r}")
+        if value is not None:
+            values[key] = value
+    return TrainConfig(**values)
+
+
+@dataclass
+class RunResult:
+    model: Sequential
+    history: History
+    test_accuracy: float
+    train_seconds: float
+    config: TrainConfig
+    dataset: Any = field(repr=False)
+    y_pred: np.ndarray = field(repr=False)
+
+
+def build_model(config: TrainConfig, n_features: int, n_classes: int, rng: np.random.Generator) -> Sequential:
+    """The MLP the configuration describes (``Softmax`` output when the loss expects probabilities)."""
+    loss = get_loss(config.loss)
+    output = {"probs": "softmax", "log_probs": "log_softmax"}.get(loss.expects, "logits")
+    n_out = 1 if (config.loss == "binary_cross_entropy_with_logits" and n_classes == 2) else n_classes
+    return mlp([n_features, *config.hidden, n_out], config.activation, dropout=config.dropout, output=output,
+               rng=rng, dtype=np.dtype(config.dtype))
+
+
+def build_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
+    """The learning rate: a float, or a schedule whose times are stated in epochs and counted in steps."""
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "reduce_on_plateau":
+        return get_schedule("reduce_on_plateau", lr=config.lr, factor=0.5, patience=2)
+    epoch_args = {
+        "cosine_with_warmup": {"total_steps": config.epochs, "warmup_steps": config.warmup_epochs},
+        "step_decay": {"step_size": max(1, config.epochs // 3), "gamma": 0.1},
+        "exponential_decay": {"gamma": 0.9, "decay_steps": 1},
+    }
+    if config.schedule not in epoch_args:
+        raise ConfigError(f"unknown schedule {config.schedule!r}; known schedules: {', '.join(sorted(SCHEDULES))}")
+    return schedule_in_epochs(config.schedule, steps_per_epoch, lr=config.lr, **epoch_args[config.schedule])
+
+
+def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:
+    """The optimizer with its learning-rate schedule."""
+    kwargs: dict[str, Any] = {"lr": build_schedule(config, steps_per_epoch)}
+    if config.optimizer in ("sgd", "nesterov"):
+        kwargs["momentum"] = config.momentum
+    if config.weight_decay:
+        kwargs["weight_decay"] = config.weight_decay
+    return get_optimizer(config.optimizer, **kwargs)
+
+
+def build_loss(config: TrainConfig):
+    """The loss the configuration names, with its label smoothing."""
+    kwargs: dict[str, Any] = {}
+    if config.label_smoothing:
+        if config.loss not in ("softmax_cross_entropy", "cross_entropy"):
+            raise ConfigError(f"label smoothing applies to the cross-entropy losses, not {config.loss!r}")
+        kwargs["label_smoothing"] = config.label_smoothing
+    return get_loss(config.loss, **kwargs)
+
+
+@dataclass
+class Prepared:
+    """A run ready to train: the scaled data, the untrained model and the loss."""
+
+    config: TrainConfig
+    dataset: Any = field(repr=False)
+    scaler: Any
+    X_train: np.ndarray = field(repr=False)
+    y_train: np.ndarray = field(repr=False)
+    X_test: np.ndarray = field(repr=False)
+    y_test: np.ndarray = field(repr=False)
+    model: Sequential
+    loss: Any
+    optimizer: Optimizer
+    rng: np.random.Generator = field(repr=False)
+
+
+def prepare(config: TrainConfig, *, progress: bool = False, dataset: Any = None) -> Prepared:
+    """Load and scale the data (statistics from the training split only) and build the untrained model."""
+    from glassnet.data.datasets import load_dataset
+    from glassnet.data.preprocess import make_scaler
+
+    rng = np.random.default_rng(config.seed)
+    ds = dataset if dataset is not None else load_dataset(
+        config.dataset, data_dir=config.data_dir, download=config.download, progress=progress
+    )
+    X_train = ds.X_train.reshape(ds.X_train.shape[0], -1)
+    X_test = ds.X_test.reshape(ds.X_test.shape[0], -1)
+    scaler = make_scaler(config.scaling, ds).fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    model = build_model(config, X_train.shape[1], len(ds.class_names), rng)
+    n_fit = X_train.shape[0] - (int(round(config.val_split * X_train.shape[0])) if config.val_split else 0)
+    optimizer = build_optimizer(config, max(1, math.ceil(n_fit / (config.batch_size or n_fit))))
+    return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, build_loss(config), optimizer, rng)
+
+
+def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | None = None) -> RunResult:
+    """Train the prepared model, measure test accuracy, and record everything in ``model.meta``.
+
+    The meta holds the class names, the scaler's statistics, the configuration,
+    the history and the test accuracy, so a saved model can be evaluated,
+    examined by the doctor and used for prediction on raw inputs.
+    """
+    config, model = prep.config, prep.model
+    early = EarlyStopping(patience=config.early_stopping) if config.early_stopping is not None else None
+    started = time.perf_counter()
+    history = fit(
+        model, prep.X_train, prep.y_train, optimizer=prep.optimizer, loss=prep.loss, epochs=config.epochs,
+        batch_size=config.batch_size, l2=config.l2, validation_split=config.val_split or 0.0,
+        early_stopping=early, clip_norm=config.clip_norm, rng=prep.rng, callbacks=callbacks, state=state,
+    )
+    seconds = time.perf_counter() - started
+    y_pred = model.predict(prep.X_test)
+    test_acc = accuracy(prep.y_test, y_pred)
+    ds = prep.dataset
+    model.meta.update({
+        "class_names": list(ds.class_names),
+        "dataset": ds.name,
+        # how to load the same data again (evaluate, doctor, report): a folder as an absolute path
+        "data_location": data_location(config),
+        "input_shape": list(ds.X_train.shape[1:]),
+        "preprocessing": prep.scaler.to_dict(),
+        "train_config": config.to_dict(),
+        "history": history.to_dict(),
+        "test_accuracy": test_acc,
+        "epochs_trained": len(history),
+        "train_seconds": seconds,
+    })
+    return RunResult(model, history, test_acc, seconds, config, ds, y_pred)
+
+
+def data_location(config: TrainConfig) -> dict[str, str | None]:
+    """``{"dataset": name or absolute folder, "data_dir": absolute folder or None}`` for ``load_dataset``.
+
+    Relative folders are resolved now, so a saved model finds its data from any working directory.
+    """
+    from pathlib import Path
+
+    from glassnet.data.datasets import DATASET_NAMES
+
+    named = config.dataset.lower() in DATASET_NAMES
+    return {
+        "dataset": config.dataset if named else str(Path(config.dataset).expanduser().resolve()),
+        "data_dir": str(Path(config.data_dir).expanduser().resolve()) if config.data_dir else None,
+    }
+
+
+def run(config: TrainConfig, *, callbacks: Sequence[Any] = (), progress: bool = False, dataset: Any = None) -> RunResult:
+    """:func:`prepare` then :func:`train`."""
+    return train(prepare(config, progress=progress, dataset=dataset), callbacks=callbacks)

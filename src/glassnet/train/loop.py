@@ -1,0 +1,482 @@
+"""The training loop: shuffle, batch, forward, loss, backward, update; hand records to callbacks.
+
+::
+
+    history = fit(model, X, y, optimizer=SGD(lr=0.1, momentum=0.9), epochs=10,
+                  batch_size=128, validation_split=0.1, rng=np.random.default_rng(0))
+
+* One explicit ``np.random.Generator`` drives everything random in a run
+  (the validation split, the shuffle of every epoch, dropout masks), so the
+  same seed and data give the same weights, bit for bit.
+* ``batch_size=1`` is online learning, ``batch_size=None`` full-batch,
+  anything between mini-batch.  Each epoch visits every sample once in a new
+  random order (``shuffle=False`` keeps the data order).
+* The loop never prints.  It calls the callbacks: ``on_train_begin(state)``,
+  ``on_batch_end(step)`` with a :class:`StepInfo`, ``on_epoch_end(record,
+  state)`` with an :class:`EpochRecord` (returning True stops training) and
+  ``on_train_end(history)``; the progress bar, the doctor and checkpoints are
+  callbacks.
+* All of a run's mutable state is one :class:`TrainState`; passing a saved
+  one back as ``state=`` resumes the run exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from glassnet.errors import ConfigError, DataError, NonFiniteError
+from glassnet.core.fpenv import flush_denormals as flushing
+from glassnet.nn.losses import Loss, get_loss
+from glassnet.nn.model import Sequential, as_generator
+from glassnet.nn.objective import forward_backward, l2_penalty
+
+__all__ = [
+    "EpochRecord",
+    "History",
+    "StepInfo",
+    "TrainState",
+    "Callback",
+    "EarlyStopping",
+    "fit",
+    "evaluate_loss",
+    "stratified_split",
+    "check_labels",
+]
+
+
+@dataclass
+class EpochRecord:
+    """Metrics of one epoch.  Losses include the L2 term; ``val_*`` are NaN without validation data."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float = math.nan
+    val_accuracy: float = math.nan
+    lr: float = math.nan
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+    steps: int = 0
+    #: tensor name -> mean ``||dJ/dp||`` over the epoch's sampled steps; filled by
+    #: :class:`glassnet.train.callbacks.grad_norms.GradientNorms` when it is one of the callbacks, else empty.
+    grad_norms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    """Every epoch's :class:`EpochRecord`, oldest first."""
+
+    records: list[EpochRecord] = field(default_factory=list)
+    #: epoch whose weights the model holds at the end (the best one with early stopping), or None.
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def __getitem__(self, key: str) -> list[float]:
+        """``history["val_loss"]`` -> that metric for every epoch."""
+        return [getattr(r, key) for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN (no validation data, a diverged loss) becomes None, also inside ``grad_norms``."""
+        def finite(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        def clean(record: EpochRecord) -> dict[str, Any]:
+            return {k: ({n: finite(x) for n, x in v.items()} if isinstance(v, dict) else finite(v))
+                    for k, v in asdict(record).items()}
+
+        return {
+            "records": [clean(r) for r in self.records],
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "History":
+        def restore(v: Any) -> Any:
+            if isinstance(v, dict):
+                return {n: (math.nan if x is None else x) for n, x in v.items()}
+            return math.nan if v is None else v
+
+        records = [EpochRecord(**{k: restore(v) for k, v in r.items()}) for r in data["records"]]
+        return cls(records, data.get("best_epoch"), data.get("stopped_early", False))
+
+
+@dataclass
+class StepInfo:
+    """What a callback sees after each optimizer step (arrays are live: copy what you keep)."""
+
+    step: int
+    epoch: int
+    batch_size: int
+    loss: float
+    model: Sequential
+    X_batch: np.ndarray
+    y_batch: np.ndarray
+    outputs: np.ndarray
+    grads: dict[str, np.ndarray]
+    updates: dict[str, np.ndarray]
+    state: "TrainState"
+
+
+@dataclass
+class TrainState:
+    """Everything a run needs to continue: position, RNG, optimizer state, history, early-stopping memory."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken in total
+    position: int = 0  # samples of the current epoch already used
+    order: np.ndarray | None = None  # this epoch's sample order
+    opt_state: Any = None
+    #: the run's one generator (split, shuffles, dropout); its state is part of a checkpoint
+    rng: np.random.Generator | None = None
+    #: indices of the validation samples held out by ``validation_split`` (fixed for the whole run)
+    val_index: np.ndarray | None = None
+    history: History = field(default_factory=History)
+    best_score: float = math.inf
+    best_params: dict[str, np.ndarray] | None = None
+    bad_epochs: int = 0
+    # running sums of the current epoch (so a resumed epoch reports the same numbers)
+    epoch_loss_sum: float = 0.0
+    epoch_correct: int = 0
+    epoch_seen: int = 0
+    epoch_steps: int = 0
+    epoch_seconds: float = 0.0
+    stop: bool = False
+
+
+class Callback(Protocol):
+    def on_train_begin(self, state: TrainState, info: dict[str, Any]) -> None: ...
+    def on_batch_end(self, step: StepInfo) -> None: ...
+    def on_epoch_end(self, record: EpochRecord, state: TrainState) -> bool | None: ...
+    def on_train_end(self, history: History) -> None: ...
+
+
+def _call(callbacks: Sequence[Any], method: str, *args: Any) -> bool:
+    stop = False
+    for cb in callbacks:
+        fn = getattr(cb, method, None)
+        if fn is not None and fn(*args):
+            stop = True
+    return stop
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when ``monitor`` ("val_loss" or "train_loss") has not improved by ``min_delta`` for
+    ``patience`` epochs; with ``restore_best`` the model ends with the best epoch's weights."""
+
+    patience: int = 5
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if self.monitor not in ("val_loss", "train_loss"):
+            raise ConfigError(f"EarlyStopping can monitor 'val_loss' or 'train_loss', got {self.monitor!r}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0, got {self.patience}")
+
+
+# ----------------------------------------------------------------------------- data helpers
+def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int) -> np.ndarray:
+    """Integer labels ``(n,)`` in ``[0, n_classes)``, or a ``(n, k)`` target matrix; clear errors otherwise."""
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise DataError(f"labels must be an array with one label per sample ({n_samples}), got a single value {y.item()!r}")
+    if y.shape[0] != n_samples:
+        raise DataError(f"X has {n_samples} samples but y has {y.shape[0]} labels")
+    if y.ndim == 2:
+        if n_classes is not None and y.shape[1] != n_classes:
+            raise DataError(f"target rows have {y.shape[1]} columns, the model has {n_classes} outputs")
+        if not np.all(np.isfinite(y)):
+            raise DataError("targets contain NaN or inf")
+        return y
+    if y.ndim != 1:
+        raise DataError(f"labels must be a 1-D array of class indices, got shape {y.shape}")
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        elif y.dtype.kind == "b":
+            y = y.astype(np.int64)
+        elif y.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+            raise DataError(
+                f"labels must be integers 0..k-1, got {bad.size} non-integer label(s) such as "
+                f"{y[bad[:3]].tolist()} (at rows {bad[:5].tolist()})"
+            )
+        else:
+            raise DataError(f"labels must be integers 0..k-1, got an array of dtype {y.dtype}")
+    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
+        bad = np.unique(y[(y < 0) | (y >= n_classes)])
+        raise DataError(f"labels must be in [0, {n_classes}) for a model with {n_classes} outputs, got {bad[:5].tolist()}")
+    return y.astype(np.int64, copy=False)
+
+
+def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, held_out)``: about ``fraction`` of each class held out, drawn with ``rng``."""
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation fraction must be in (0, 1), got {fraction}")
+    labels = y if y.ndim == 1 else np.argmax(y, axis=1)
+    held: list[np.ndarray] = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rng.shuffle(members)
+        n_held = int(round(fraction * members.size))
+        if members.size > 1:
+            n_held = min(max(n_held, 1), members.size - 1)
+        held.append(members[:n_held])
+    held_out = np.sort(np.concatenate(held))
+    train = np.setdiff1d(np.arange(labels.size), held_out, assume_unique=True)
+    if held_out.size == 0 or train.size == 0:
+        raise DataError(f"cannot hold out {fraction:.0%} of {labels.size} samples for validation")
+    return train, held_out
+
+
+def evaluate_loss(
+    model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0, batch_size: int = 4096
+) -> tuple[float, float]:
+    """Mean loss (plus the L2 term, with ``m`` the number of samples) and accuracy of ``model`` on ``(X, y)``."""
+    n = X.shape[0]
+    total, correct = 0.0, 0
+    for start in range(0, n, batch_size):
+        xb, yb = X[start : start + batch_size], y[start : start + batch_size]
+        out = model(xb)
+        value = loss(out, yb)[0]
+        total += value * (xb.shape[0] if loss.reduction == "mean" else 1.0)
+        correct += _n_correct(out, yb)
+    mean = total / n if loss.reduction == "mean" else total
+    return mean + l2_penalty(model, l2, n, loss.reduction), correct / n
+
+
+def _n_correct(outputs: np.ndarray, y: np.ndarray) -> int:
+    pred = np.argmax(outputs, axis=1) if outputs.shape[1] > 1 else (outputs[:, 0] > (0.5 if _is_probs(outputs) else 0.0))
+    truth = y if y.ndim == 1 else np.argmax(y, axis=1)
+    return int(np.count_nonzero(pred == truth))
+
+
+def _is_probs(outputs: np.ndarray) -> bool:
+    return bool(outputs.size and outputs.min() >= 0 and outputs.max() <= 1)
+
+
+def _first_nonfinite_layer(model: Sequential, X: np.ndarray) -> str:
+    captured: list[np.ndarray] = []
+    with np.errstate(all="ignore"):
+        model.forward(X, capture=captured)
+    for i, out in enumerate(captured):
+        if not np.all(np.isfinite(out)):
+            return f"layer {i} ({model.layers[i].describe()})"
+    for name, p in model.params().items():
+        if not np.all(np.isfinite(p)):
+            return f"parameter {name}"
+    return "the loss (every layer output is finite)"
+
+
+# ----------------------------------------------------------------------------- the loop
+def fit(
+    model: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    optimizer: Any,
+    loss: Loss | str = "softmax_cross_entropy",
+    epochs: int = 10,
+    batch_size: int | None = 128,
+    l2: float = 0.0,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_split: float = 0.0,
+    early_stopping: EarlyStopping | None = None,
+    clip_norm: float | None = None,
+    shuffle: bool = True,
+    rng: np.random.Generator | int | None = None,
+    callbacks: Sequence[Any] = (),
+    state: TrainState | None = None,
+    flush_denormals: bool = True,
+) -> History:
+    """Train ``model`` in place on ``X : (n, n_in)``, ``y : (n,)`` labels (or ``(n, k)`` targets).
+
+    ``optimizer`` follows ``glassnet.optim`` (``init``/``update``);
+    ``loss`` is a :class:`~glassnet.nn.losses.Loss` or a registered name.
+    Returns the :class:`History`; the model holds the final (or, with early
+    stopping and ``restore_best``, the best) weights.
+
+    Raises :class:`~glassnet.errors.DataError` / :class:`~glassnet.errors.ShapeError`
+    for unusable data (NaN/inf rows, wrong width, labels out of range or not
+    integers, X and y of different lengths, empty data, and a new run whose
+    labels are all one class) and :class:`~glassnet.errors.ConfigError` for bad
+    settings (batch size outside ``[1, n]``, epochs, validation split, clip norm,
+    an object that is not an optimizer); see docs/bad-inputs.md.
+
+    ``flush_denormals`` (default True) runs the loop with subnormal floats
+    flushed to zero (:mod:`glassnet.core.fpenv`): they change nothing above
+    ``1.2e-38`` in float32 but make a CPU's arithmetic tens of times slower,
+    and momentum buffers fill with them as training goes on (an epoch of
+    784-256-10 at batch 128 slowed from 0.44 s to 0.75 s without it).  The
+    previous floating-point mode is restored when ``fit`` returns.
+    """
+    from glassnet.optim.optimizers import apply_updates, clip_by_global_norm
+
+    loss = get_loss(loss)
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise ConfigError(
+            f"optimizer must be a glassnet.optim optimizer (with init and update), got {optimizer!r}; "
+            "e.g. SGD(lr=0.1) or get_optimizer('adam', lr=1e-3)"
+        )
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ConfigError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.floating)) or not (
+        0.0 <= validation_split < 1.0
+    ):
+        raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+        raise ConfigError(f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
+    given_state = state is not None
+    if state is None:
+        state = TrainState(rng=as_generator(rng))
+    elif state.rng is None:
+        state.rng = as_generator(rng)
+    gen = state.rng
+    X = model.check_input(X)
+    y = check_labels(y, model.n_outputs if loss.expects != "any" or np.ndim(y) == 1 else None, X.shape[0])
+    if not given_state and y.ndim == 1 and np.all(y == y[0]):
+        # A new run on one class learns only "always say that class".  A run that continues
+        # (state=, e.g. an incremental batch that happens to hold one class) is not refused.
+        raise DataError(f"every label is {int(y[0])}: a classifier needs samples of at least 2 classes, got 1 class")
+
+    if validation_data is not None:
+        X_val = model.check_input(validation_data[0])
+        y_val = check_labels(validation_data[1], model.n_outputs, X_val.shape[0])
+    elif validation_split:
+        if state.val_index is None:
+            state.val_index = stratified_split(y, validation_split, gen)[1]
+        keep = np.ones(X.shape[0], dtype=bool)
+        keep[state.val_index] = False
+        X_val, y_val = X[state.val_index], y[state.val_index]
+        X, y = X[keep], y[keep]
+    else:
+        X_val = y_val = None
+    if early_stopping is not None and early_stopping.monitor == "val_loss" and X_val is None:
+        raise ConfigError("early stopping on val_loss needs validation_data or validation_split")
+
+    n = X.shape[0]
+    if batch_size is None:
+        batch_size = n
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or not 1 <= batch_size <= n:
+        raise ConfigError(f"batch_size must be an integer in [1, {n}] (the number of training samples), got {batch_size!r}")
+    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
+        raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
+
+    params, grads = model.params(), model.grads()
+    if state.opt_state is None:
+        state.opt_state = optimizer.init(params)
+    steps_per_epoch = -(-n // batch_size)
+    schedule = getattr(optimizer, "lr", None)
+    x_buffer = np.empty((batch_size, X.shape[1]), dtype=model.dtype)
+    if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
+        raise DataError(f"the resumed state's sample order does not index these {n} training samples")
+    _call(callbacks, "on_train_begin", state, {
+        "epochs": epochs, "steps_per_epoch": steps_per_epoch, "n_samples": n, "batch_size": batch_size,
+        "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
+    })
+
+    # Overflow is reported as a NonFiniteError naming the step and layer, not as numpy warnings.
+    with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
+        while state.epoch < epochs and not state.stop:
+            if state.order is None:
+                state.order = gen.permutation(n) if shuffle else np.arange(n)
+                state.position = 0
+                state.epoch_loss_sum, state.epoch_seconds = 0.0, 0.0
+                state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
+            started = time.perf_counter()
+            while state.position < n:
+                idx = state.order[state.position : state.position + batch_size]
+                b = idx.size
+                xb = x_buffer[:b]
+                # mode="clip" because the default mode="raise" gathers into a temporary and copies it
+                # into out; the order is a permutation of range(n), so nothing is ever clipped.
+                np.take(X, idx, axis=0, out=xb, mode="clip")
+                yb = y[idx]
+                value, outputs, _ = forward_backward(model, loss, xb, yb, l2=l2, training=True, rng=gen)
+                if not math.isfinite(value):
+                    raise NonFiniteError(
+                        f"the loss became {value} at step {state.step + 1} (epoch {state.epoch + 1}); "
+                        f"first non-finite value in {_first_nonfinite_layer(model, xb)}. "
+                        "Try a smaller learning rate, gradient clipping (--clip-norm) or scaled inputs."
+                    )
+                if clip_norm is not None:
+                    norm = clip_by_global_norm(grads, clip_norm)
+                    if not math.isfinite(norm):
+                        raise NonFiniteError(f"a gradient became non-finite at step {state.step + 1}")
+                updates, state.opt_state = optimizer.update(grads, state.opt_state, params)
+                apply_updates(params, updates)
+                state.step += 1
+                state.position += b
+                # the batch loss of a mean-reduced loss times b is the batch's summed loss
+                state.epoch_loss_sum += value * (b if loss.reduction == "mean" else 1.0)
+                state.epoch_seen += b
+                state.epoch_steps += 1
+                state.epoch_correct += _n_correct(outputs, yb)
+                if callbacks:
+                    _call(callbacks, "on_batch_end", StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
+                if state.stop:
+                    break
+            state.epoch_seconds += time.perf_counter() - started
+            if state.position < n:  # stopped mid-epoch by a callback
+                break
+            state.epoch += 1
+            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
+            state.history.records.append(record)
+            state.order = None
+            if early_stopping is not None:
+                _early_stopping(early_stopping, record, model, state)
+            if _call(callbacks, "on_epoch_end", record, state):
+                state.stop = True
+
+    if early_stopping is not None and early_stopping.restore_best and state.best_params is not None:
+        model.set_params(state.best_params)
+    _call(callbacks, "on_train_end", state.history)
+    return state.history
+
+
+def _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state: TrainState, schedule) -> EpochRecord:
+    """Close the epoch: training means, validation metrics, the learning rate, plateau feedback."""
+    divisor = state.epoch_seen if loss.reduction == "mean" else 1
+    record = EpochRecord(
+        epoch=state.epoch,
+        train_loss=state.epoch_loss_sum / divisor,
+        train_accuracy=state.epoch_correct / max(state.epoch_seen, 1),
+        seconds=state.epoch_seconds,
+        samples_per_second=state.epoch_seen / state.epoch_seconds if state.epoch_seconds > 0 else math.inf,
+        steps=state.epoch_steps,
+    )
+    if X_val is not None:
+        record.val_loss, record.val_accuracy = evaluate_loss(model, loss, X_val, y_val, l2=l2)
+    if callable(schedule):
+        record.lr = float(schedule(state.step))
+        if hasattr(schedule, "report"):
+            schedule.report(record.val_loss if X_val is not None else record.train_loss)
+    elif isinstance(schedule, (int, float)):
+        record.lr = float(schedule)
+    return record
+
+
+def _early_stopping(rule: EarlyStopping, record: EpochRecord, model: Sequential, state: TrainState) -> None:
+    score = record.val_loss if rule.monitor == "val_loss" else record.train_loss
+    if score < state.best_score - rule.min_delta:
+        state.best_score = score
+        state.bad_epochs = 0
+        state.history.best_epoch = record.epoch
+        if rule.restore_best:
+            state.best_params = {k: v.copy() for k, v in model.params().items()}
+    else:
+        state.bad_epochs += 1
+        if state.bad_epochs > rule.patience:
+            state.stop = True
+            state.history.stopped_early = True
