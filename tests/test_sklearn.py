@@ -236,7 +236,7 @@ def test_model_is_a_glassnet_sequential_built_from_the_parameters():
         ({"hidden_layer_sizes": "wide"}, "hidden_layer_sizes must be positive integers"),
         ({"activation": "swishy"}, "swishy"),
         ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
-        ({"learning_rate": 0.0}, "learning_rate must be a finite number in"),
+        ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0, got 0.0"),
         ({"momentum": 1.0}, "momentum must be a finite number in"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
         ({"batch_size": "big"}, "batch_size must be an integer >= 1"),

@@ -55,6 +55,7 @@ except ImportError:  # pragma: no cover - older scikit-learn keeps it as a metho
 
 from glassnet.core.activations import get_activation
 from glassnet.errors import ConfigError, DataError, ShapeError
+from glassnet.core.validate import check_int, check_number
 from glassnet.nn.losses import SoftmaxCrossEntropy, as_target_matrix
 from glassnet.nn.model import Sequential, mlp
 from glassnet.core.numerics import log_softmax, softmax
@@ -390,7 +391,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
             raise ConfigError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         activation = get_activation(_ACTIVATION_ALIASES.get(self.activation, self.activation)).name
-        dropout = _number("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        dropout = check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
@@ -400,16 +401,16 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         return tuple(int(s) for s in sizes), activation, dropout, dtype.name
 
     def _check_training_params(self) -> None:
-        _number("learning_rate", self.learning_rate, 0.0, math.inf, low_open=True)
-        _number("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _number("tol", self.tol, 0.0, math.inf)
-        _number("alpha", self.alpha, 0.0, math.inf)
-        _number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        _number("validation_fraction", self.validation_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        _integer("max_iter", self.max_iter, 1)
-        _integer("n_iter_no_change", self.n_iter_no_change, 1)
+        check_number("learning_rate", self.learning_rate, low=0.0, low_open=True)
+        check_number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        check_number("tol", self.tol, low=0.0)
+        check_number("alpha", self.alpha, low=0.0)
+        check_number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        check_number("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_int("max_iter", self.max_iter, low=1)
+        check_int("n_iter_no_change", self.n_iter_no_change, low=1)
         if self.batch_size != "auto":
-            _integer("batch_size", self.batch_size, 1)
+            check_int("batch_size", self.batch_size, low=1)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
 
@@ -609,19 +610,3 @@ def _encode(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     if np.any(unknown):
         raise DataError(f"y has labels not in classes_ {classes!r}: {np.unique(y[unknown])[:5]!r}")
     return index.astype(np.int64)
-
-
-def _number(name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ConfigError(f"{name} must be a finite number in {interval}, got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value: Any, low: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)

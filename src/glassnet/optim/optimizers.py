@@ -45,7 +45,8 @@ from typing import Any, Callable, ClassVar, NamedTuple, Union
 import numpy as np
 
 from glassnet.errors import ConfigError, FileFormatError, ShapeError
-from glassnet.optim.schedules import Schedule, _check_int, _check_number, schedule_from_config, schedule_to_config
+from glassnet.core.validate import check_int, check_number
+from glassnet.optim.schedules import Schedule, schedule_from_config, schedule_to_config
 
 __all__ = [
     "Params",
@@ -106,7 +107,7 @@ def _check_lr(lr: Any) -> LearningRate:
     if callable(lr):
         return lr
     try:
-        return _check_number("lr", lr, low=0.0, low_open=True)
+        return check_number("lr", lr, low=0.0, low_open=True)
     except ConfigError:
         raise ConfigError(
             f"lr must be a positive finite number or a schedule (a callable step -> lr), got {lr!r}"
@@ -244,13 +245,13 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(lr)
-        self.momentum = _check_number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.momentum = check_number("momentum", momentum, low=0.0, high=1.0, high_open=True)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise ConfigError(f"nesterov must be True or False, got {nesterov!r}")
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ConfigError("Nesterov momentum needs momentum > 0, got momentum=0")
-        self.weight_decay = _check_number("weight_decay", weight_decay, low=0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
 
     def init(self, params: Params) -> SGDState:
         return SGDState(
@@ -344,10 +345,10 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(lr)
-        self.beta1 = _check_number("beta1", beta1, low=0.0, high=1.0, high_open=True)
-        self.beta2 = _check_number("beta2", beta2, low=0.0, high=1.0, high_open=True)
-        self.eps = _check_number("eps", eps, low=0.0)
-        self.weight_decay = _check_number("weight_decay", weight_decay, low=0.0)
+        self.beta1 = check_number("beta1", beta1, low=0.0, high=1.0, high_open=True)
+        self.beta2 = check_number("beta2", beta2, low=0.0, high=1.0, high_open=True)
+        self.eps = check_number("eps", eps, low=0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
 
     def init(self, params: Params) -> AdamState:
         return AdamState(
@@ -464,10 +465,10 @@ class RMSprop(Optimizer):
         centered: bool = False,
     ) -> None:
         super().__init__(lr)
-        self.alpha = _check_number("alpha", alpha, low=0.0, high=1.0, high_open=True)
-        self.eps = _check_number("eps", eps, low=0.0)
-        self.weight_decay = _check_number("weight_decay", weight_decay, low=0.0)
-        self.momentum = _check_number("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.alpha = check_number("alpha", alpha, low=0.0, high=1.0, high_open=True)
+        self.eps = check_number("eps", eps, low=0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        self.momentum = check_number("momentum", momentum, low=0.0, high=1.0, high_open=True)
         if not isinstance(centered, (bool, np.bool_)):
             raise ConfigError(f"centered must be True or False, got {centered!r}")
         self.centered = bool(centered)
@@ -559,9 +560,9 @@ class Adagrad(Optimizer):
         initial_accumulator_value: float = 0.0,
     ) -> None:
         super().__init__(lr)
-        self.eps = _check_number("eps", eps, low=0.0)
-        self.weight_decay = _check_number("weight_decay", weight_decay, low=0.0)
-        self.initial_accumulator_value = _check_number(
+        self.eps = check_number("eps", eps, low=0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        self.initial_accumulator_value = check_number(
             "initial_accumulator_value", initial_accumulator_value, low=0.0
         )
 
@@ -650,7 +651,7 @@ def clip_by_global_norm(grads: Grads, max_norm: float) -> float:
     the caller's non-finite check sees them (scaling by ``max_norm / inf``
     would silently zero them).
     """
-    max_norm = _check_number("max_norm", max_norm, low=0.0, low_open=True)
+    max_norm = check_number("max_norm", max_norm, low=0.0, low_open=True)
     norm = global_norm(grads)
     if norm > max_norm and math.isfinite(norm):
         scale = max_norm / norm
@@ -699,7 +700,7 @@ def state_from_arrays(optimizer: Optimizer, params: Params, arrays: dict[str, np
     if step.shape != () or step.dtype.kind not in "iu":
         raise FileFormatError(f"optimizer state 'step' must be a scalar integer, got {step.dtype} {step.shape}")
     try:
-        step_value = _check_int("step", int(step), low=0)
+        step_value = check_int("step", int(step), low=0)
     except ConfigError as exc:
         raise FileFormatError(f"bad optimizer state: {exc}") from None
     for key in expected - {"step"}:

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassnet.errors import ConfigError, FileFormatError
+from glassnet.core.validate import check_int, check_number
 
 __all__ = [
     "Schedule",
@@ -68,48 +69,6 @@ def register(cls):
     return cls
 
 
-# ---------------------------------------------------------------------------- argument checks
-# Shared with optim.py, which validates its hyperparameters the same way.
-
-
-def _check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-) -> float:
-    """``value`` as a float if it is a finite real number in the given interval, else :class:`ConfigError`."""
-    if low is not None and high is not None:
-        wanted = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    elif low is not None:
-        wanted = f"{'>' if low_open else '>='} {low:g}"
-    elif high is not None:
-        wanted = f"{'<' if high_open else '<='} {high:g}"
-    else:
-        wanted = None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    number = float(value) if ok else math.nan
-    ok = ok and math.isfinite(number)
-    if ok and low is not None:
-        ok = number > low if low_open else number >= low
-    if ok and high is not None:
-        ok = number < high if high_open else number <= high
-    if not ok:
-        what = "a finite number" if wanted is None else f"a finite number {wanted}"
-        raise ConfigError(f"{name} must be {what}, got {value!r}")
-    return number
-
-
-def _check_int(name: str, value: Any, *, low: int) -> int:
-    """``value`` as an int if it is an integer ``>= low`` (not a bool, not a float), else :class:`ConfigError`."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 # ---------------------------------------------------------------------------- base class
 
 
@@ -139,7 +98,7 @@ class Constant(Schedule):
     name = "constant"
 
     def __init__(self, lr: float) -> None:
-        self.lr = _check_number("lr", lr, low=0.0, low_open=True)
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
 
     def __call__(self, step: int) -> float:
         return self.lr
@@ -160,9 +119,9 @@ class StepDecay(Schedule):
     step_args = ("step_size",)
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1) -> None:
-        self.lr = _check_number("lr", lr, low=0.0, low_open=True)
-        self.step_size = _check_int("step_size", step_size, low=1)
-        self.gamma = _check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
+        self.step_size = check_int("step_size", step_size, low=1)
+        self.gamma = check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
 
     def __call__(self, step: int) -> float:
         return self.lr * self.gamma ** (step // self.step_size)
@@ -185,9 +144,9 @@ class ExponentialDecay(Schedule):
     step_args = ("decay_steps",)
 
     def __init__(self, lr: float, gamma: float, decay_steps: int = 1) -> None:
-        self.lr = _check_number("lr", lr, low=0.0, low_open=True)
-        self.gamma = _check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
-        self.decay_steps = _check_int("decay_steps", decay_steps, low=1)
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
+        self.gamma = check_number("gamma", gamma, low=0.0, high=1.0, low_open=True)
+        self.decay_steps = check_int("decay_steps", decay_steps, low=1)
 
     def __call__(self, step: int) -> float:
         return self.lr * self.gamma ** (step / self.decay_steps)
@@ -216,15 +175,15 @@ class CosineWithWarmup(Schedule):
     step_args = ("total_steps", "warmup_steps")
 
     def __init__(self, lr: float, total_steps: int, warmup_steps: int = 0, min_lr: float = 0.0) -> None:
-        self.lr = _check_number("lr", lr, low=0.0, low_open=True)
-        self.total_steps = _check_int("total_steps", total_steps, low=1)
-        self.warmup_steps = _check_int("warmup_steps", warmup_steps, low=0)
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
+        self.total_steps = check_int("total_steps", total_steps, low=1)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, low=0)
         if self.warmup_steps >= self.total_steps:
             raise ConfigError(
                 f"warmup_steps must be smaller than total_steps, got warmup_steps={self.warmup_steps} "
                 f"and total_steps={self.total_steps}"
             )
-        self.min_lr = _check_number("min_lr", min_lr, low=0.0, high=self.lr)
+        self.min_lr = check_number("min_lr", min_lr, low=0.0, high=self.lr)
 
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -276,11 +235,11 @@ class ReduceLROnPlateau(Schedule):
         min_lr: float = 0.0,
         mode: str = "min",
     ) -> None:
-        self.initial_lr = _check_number("lr", lr, low=0.0, low_open=True)
-        self.factor = _check_number("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
-        self.patience = _check_int("patience", patience, low=0)
-        self.threshold = _check_number("threshold", threshold, low=0.0)
-        self.min_lr = _check_number("min_lr", min_lr, low=0.0, high=self.initial_lr)
+        self.initial_lr = check_number("lr", lr, low=0.0, low_open=True)
+        self.factor = check_number("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
+        self.patience = check_int("patience", patience, low=0)
+        self.threshold = check_number("threshold", threshold, low=0.0)
+        self.min_lr = check_number("min_lr", min_lr, low=0.0, high=self.initial_lr)
         if mode not in ("min", "max"):
             raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
@@ -340,9 +299,9 @@ class ReduceLROnPlateau(Schedule):
                 f"ReduceLROnPlateau state must have keys ['best', 'lr', 'num_bad_epochs'], got {got}"
             )
         try:
-            lr = _check_number("lr", state["lr"], low=0.0)
-            best = None if state["best"] is None else _check_number("best", state["best"])
-            num_bad = _check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
+            lr = check_number("lr", state["lr"], low=0.0)
+            best = None if state["best"] is None else check_number("best", state["best"])
+            num_bad = check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
         except ConfigError as exc:
             raise FileFormatError(f"bad ReduceLROnPlateau state: {exc}") from None
         self.lr, self.best, self.num_bad_epochs = lr, best, num_bad
@@ -379,12 +338,12 @@ def schedule_in_epochs(name: str, steps_per_epoch: int, **kwargs: Any) -> Schedu
     to the nearest step (so ``warmup_steps=0.5`` means half an epoch); every
     other argument is passed unchanged.
     """
-    steps_per_epoch = _check_int("steps_per_epoch", steps_per_epoch, low=1)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, low=1)
     if name not in SCHEDULES:
         raise ConfigError(f"unknown schedule {name!r}; known schedules: {', '.join(sorted(SCHEDULES))}")
     for arg in SCHEDULES[name].step_args:
         if arg in kwargs:
-            epochs = _check_number(arg, kwargs[arg], low=0.0)
+            epochs = check_number(arg, kwargs[arg], low=0.0)
             kwargs[arg] = int(round(epochs * steps_per_epoch))
     return get_schedule(name, **kwargs)
 
