@@ -96,6 +96,7 @@ __all__ = [
     "load_arrays",
     "save_model",
     "load_model",
+    "model_header",
 ]
 
 #: version of the archive layout written by this glassnet; files with a larger number are refused.
@@ -564,6 +565,22 @@ def save_model(path: str | os.PathLike, model: Sequential, *, meta: Mapping[str,
     loaded back raises :class:`ConfigError` and nothing is written.
     ``model.meta`` itself is not modified.
     """
+    header = model_header(model, meta)
+    arrays = model.params()
+    blob, members = _encode(arrays, header, MODEL_FORMAT, FORMAT_VERSION)
+    try:  # what load_model would do with this file
+        _model_from(json.loads(blob), members)
+    except _Refused as exc:
+        raise ConfigError(f"this model cannot be saved so that it loads back: {exc}") from None
+    atomic_write(path, lambda f: _write_npz(f, members, blob))
+
+
+def model_header(model: Sequential, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``{"dtype", "layers", "meta"}``: what a model file says about ``model`` besides its arrays.
+
+    Raises :class:`ConfigError` for a layer or activation that is not
+    registered (it could not be rebuilt when the file is read).
+    """
     if not isinstance(model, Sequential):
         raise ConfigError(f"save_model needs a glassnet Sequential, got {type(model).__name__}")
     if meta is not None and not isinstance(meta, Mapping):
@@ -582,24 +599,21 @@ def save_model(path: str | os.PathLike, model: Sequential, *, meta: Mapping[str,
             )
         layers.append({"type": type_name, "config": layer.config()})
     user_meta = {**model.meta, **(meta or {})}
-    header = {"dtype": model.dtype.name, "layers": layers, "meta": user_meta}
-    arrays = model.params()
-    blob, members = _encode(arrays, header, MODEL_FORMAT, FORMAT_VERSION)
-    try:  # what load_model would do with this file
-        _model_from(json.loads(blob), members)
-    except _Refused as exc:
-        raise ConfigError(f"this model cannot be saved so that it loads back: {exc}") from None
-    atomic_write(path, lambda f: _write_npz(f, members, blob))
+    return {"dtype": model.dtype.name, "layers": layers, "meta": user_meta}
 
 
 def load_model(path: str | os.PathLike) -> Sequential:
-    """Load a model saved by :func:`save_model`; ``model.meta`` holds the saved metadata.
+    """Load a model saved by :func:`save_model` (or exported as safetensors); ``model.meta`` holds the saved metadata.
 
     Raises :class:`FileFormatError` (message starting with ``path``) for a
     file that is not an intact glassnet model file of a version this glassnet
     reads, or whose layers do not rebuild into a consistent model.
     """
+    from glassnet.io import safetensors  # it builds on this module
+
     label = os.fspath(path)
+    if safetensors.is_safetensors(label):
+        return safetensors.load_model_safetensors(label)
     arrays, header = load_arrays(label, MODEL_FORMAT)
     try:
         return _model_from(header, arrays)
