@@ -72,6 +72,7 @@ from glassnet.io.serialize import (
     MAX_META_BYTES,
     MODEL_FORMAT,
     _model_from,
+    _parse_header,
     _Refused,
     _reject_constant,
     _to_json,
@@ -168,13 +169,7 @@ def _read(f, file_size: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         raise _Refused(f"the header claims {n_header} bytes, over the limit of {MAX_META_BYTES}")
     if 8 + n_header > file_size:
         raise _Refused(f"the header claims {n_header} bytes but the file has only {file_size - 8} after the length")
-    raw = f.read(n_header)
-    try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError) as exc:
-        raise _Refused(f"the header is not valid JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise _Refused(f"the header is a JSON {type(header).__name__}, expected an object")
+    header = _parse_header(f.read(n_header))
     metadata = header.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _Refused("__metadata__ must be an object of strings")
