@@ -66,6 +66,14 @@ class EpochRecord:
     #: :class:`glassnet.train.callbacks.grad_norms.GradientNorms` when it is one of the callbacks, else empty.
     grad_norms: dict[str, float] = field(default_factory=dict)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN (no validation data, a diverged loss) becomes None, also inside ``grad_norms``."""
+        def finite(v: Any) -> Any:
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+
+        return {k: ({n: finite(x) for n, x in v.items()} if isinstance(v, dict) else finite(v))
+                for k, v in asdict(self).items()}
+
 
 @dataclass
 class History:
@@ -84,16 +92,9 @@ class History:
         return len(self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: NaN (no validation data, a diverged loss) becomes None, also inside ``grad_norms``."""
-        def finite(v: Any) -> Any:
-            return None if isinstance(v, float) and not math.isfinite(v) else v
-
-        def clean(record: EpochRecord) -> dict[str, Any]:
-            return {k: ({n: finite(x) for n, x in v.items()} if isinstance(v, dict) else finite(v))
-                    for k, v in asdict(record).items()}
-
+        """JSON-ready (see :meth:`EpochRecord.to_dict`)."""
         return {
-            "records": [clean(r) for r in self.records],
+            "records": [r.to_dict() for r in self.records],
             "best_epoch": self.best_epoch,
             "stopped_early": self.stopped_early,
         }

@@ -33,6 +33,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the run checkpointed in DIR exactly where it stopped (its options are used; "
                    "only --epochs may be raised)")
+    t.add_argument("--log-jsonl", type=Path, metavar="FILE",
+                   help="write each epoch's metrics to FILE as one JSON object a line (appended on --resume)")
+    t.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="write TensorBoard event files (losses, accuracies, learning rate, gradient norms, weight "
+                   'histograms) into DIR (pip install "glassnet[tensorboard]")')
     t.add_argument("--doctor", action="store_true",
                    help="check the data and the untrained model, watch the run, and report problems with fixes")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
@@ -65,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = config_from_args(args)
     # GradientNorms first: it writes the norms into each epoch's record before a checkpoint saves it
-    callbacks: list[Any] = [GradientNorms(every=10)] + ([] if args.quiet else [ProgressBar(), EpochLogger()])
+    callbacks: list[Any] = [GradientNorms(every=10)] + _loggers(args) + (
+        [] if args.quiet else [ProgressBar(), EpochLogger()])
     started = time.perf_counter()
     prep = prepare(config, progress=not args.quiet)
     if args.resume is not None:
@@ -120,6 +126,20 @@ def run(args: argparse.Namespace) -> int:
         findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test) if f.code not in codes]
         print_findings(findings)
     return 0
+
+
+def _loggers(args: argparse.Namespace) -> list[Any]:
+    """The --log-jsonl and --tensorboard callbacks (after GradientNorms, so they see the norms)."""
+    loggers: list[Any] = []
+    if args.log_jsonl is not None:
+        from glassnet.train.callbacks.jsonl import JsonlLogger
+
+        loggers.append(JsonlLogger(args.log_jsonl))
+    if args.tensorboard is not None:
+        from glassnet.train.callbacks.tensorboard import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(args.tensorboard))
+    return loggers
 
 
 def _doctor_before_training(prep):
