@@ -113,8 +113,10 @@ def run_info(args: argparse.Namespace) -> int:
         if key in model.meta:
             print(f"  {key}: {model.meta[key]}")
     if "train_config" in model.meta:
-        cfg = model.meta["train_config"]
-        print("  trained with: " + " ".join(f"{k}={v}" for k, v in cfg.items() if v not in (None, False)))
+        from glassnet.cli.run_file import config_to_toml
+
+        print("  run configuration (glassnet train --config accepts it):")
+        print("".join(f"    {line}\n" for line in config_to_toml(model.meta["train_config"]).splitlines()[1:]), end="")
     return 0
 
 

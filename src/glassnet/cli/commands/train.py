@@ -19,6 +19,11 @@ from glassnet.errors import ConfigError, NonFiniteError
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--debug", **DEBUG)
+    t.add_argument("--config", type=Path, metavar="FILE",
+                   help="read the run options from a TOML file (keys as the options: lr = 0.05, hidden = [256, 128]); "
+                   "options on the command line override it")
+    t.add_argument("--print-config", action="store_true",
+                   help="print the resolved configuration as TOML (a file --config accepts) and exit without training")
     data_options(t)
     model_options(t)
     training_options(t)
@@ -63,12 +68,24 @@ def run(args: argparse.Namespace) -> int:
 
     state = None
     checkpoint_dir = args.checkpoint_dir
+    if args.config is not None:
+        from glassnet.cli.options import Parser
+        from glassnet.cli.run_file import apply_run_file
+
+        options = Parser(prog="glassnet train")
+        add_arguments(options)
+        apply_run_file(options, args, args.config)
     if args.resume is not None:
         path, arrays, meta = latest_checkpoint(args.resume)
         config = _resume_config(args, meta)
         checkpoint_dir = checkpoint_dir or args.resume
     else:
         config = config_from_args(args)
+    if args.print_config:
+        from glassnet.cli.run_file import config_to_toml
+
+        print(config_to_toml(config.to_dict()), end="")
+        return 0
     # GradientNorms first: it writes the norms into each epoch's record before a checkpoint saves it
     callbacks: list[Any] = [GradientNorms(every=10)] + _loggers(args) + (
         [] if args.quiet else [ProgressBar(), EpochLogger()])
