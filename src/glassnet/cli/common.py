@@ -11,7 +11,8 @@ import numpy as np
 
 from glassnet.errors import ConfigError
 
-__all__ = ["CONFIG_KEYS", "config_from_args", "load", "scaled", "saved_run", "saved_dataset", "print_findings"]
+__all__ = ["CONFIG_KEYS", "config_from_args", "load", "scaled", "saved_run", "saved_dataset", "print_findings",
+           "findings_json"]
 
 #: the options that are fields of :class:`~glassnet.train.experiment.TrainConfig`
 CONFIG_KEYS = (
@@ -75,6 +76,12 @@ def saved_data_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--dataset", help="dataset name or IDX folder (default: the one the model was trained on)")
     p.add_argument("--data-dir", type=existing_dir, help="folder holding the dataset's files")
+
+
+def findings_json(findings: list[Any]) -> list[dict[str, str]]:
+    """The doctor's findings as ``[{"code", "title", "evidence", "fix", "where"}]`` for ``--json``."""
+    return [{"code": f.code, "title": f.title, "evidence": f.evidence, "fix": f.fix, "where": f.where}
+            for f in findings]
 
 
 def print_findings(findings: list[Any]) -> None:

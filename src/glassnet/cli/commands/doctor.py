@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glassnet.cli.common import config_from_args, print_findings, saved_data_options, saved_run, scaled
+from glassnet.cli.common import config_from_args, findings_json, print_findings, saved_data_options, saved_run, scaled
+from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.options import DEBUG, data_options, model_options, positive_float, positive_int
 from glassnet.cli.registry import Command, register
 
@@ -14,6 +15,7 @@ def add_doctor_arguments(d: argparse.ArgumentParser) -> None:
     d.add_argument("--debug", **DEBUG)
     d.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     saved_data_options(d)
+    d.add_argument("--json", **JSON_OPTION)
 
 
 def run_doctor(args: argparse.Namespace) -> int:
@@ -21,6 +23,11 @@ def run_doctor(args: argparse.Namespace) -> int:
 
     model, ds, history = saved_run(args)
     findings = examine_model(model, scaled(model, ds.X_test), ds.y_test, history)
+    if args.json:
+        emit("doctor", {"path": str(args.model), "architecture": model.describe(), "dataset": ds.name,
+                        "n_samples": int(ds.X_test.shape[0]), "has_history": history is not None,
+                        "findings": findings_json(findings)})
+        return 1 if findings else 0
     print(f"{args.model}: {model.describe()}, examined on the {ds.name} test set ({ds.X_test.shape[0]} samples)"
           + ("" if history else "; no training history recorded"))
     print_findings(findings)

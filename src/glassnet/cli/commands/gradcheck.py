@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from glassnet.cli.common import config_from_args, load
+from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.options import DEBUG, data_options, model_options, positive_int
 from glassnet.cli.registry import Command, register
 from glassnet.errors import ConfigError
@@ -25,17 +27,67 @@ def add_arguments(g: argparse.ArgumentParser) -> None:
                    help="precision of the check (default float64)")
     g.add_argument("--max-entries", type=positive_int, default=200,
                    help="entries sampled per tensor (default 200)")
+    g.add_argument("--json", **JSON_OPTION)
 
 
-def _print_diagnosis(report, *args, **kwargs) -> None:
-    from glassnet.check.diagnosis import diagnose
+class _Results:
+    """What the checks found, printed as it comes (text) or gathered into one JSON object (``--json``)."""
 
-    print(report)
-    for finding in diagnose(report, *args, **kwargs):
-        print(f"\n{finding}")
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.document: dict[str, Any] = {"passed": True, "reports": [], "loss_check": None, "softmax_cross_check": None}
+
+    def report(self, report, *args, **kwargs) -> None:
+        """A gradcheck report and what its failures mean (:func:`glassnet.check.diagnosis.diagnose`)."""
+        from glassnet.check.diagnosis import diagnose
+
+        findings = diagnose(report, *args, **kwargs)
+        self.document["passed"] = self.document["passed"] and report.passed
+        if not self.as_json:
+            print(report)
+            for finding in findings:
+                print(f"\n{finding}")
+            return
+        self.document["reports"].append({
+            "subject": report.subject, "dtype": np.dtype(report.dtype).name, "step": report.step,
+            "rtol": report.rtol, "loss_value": report.loss_value, "passed": report.passed,
+            "n_checked": report.n_checked, "n_kink_skipped": report.n_kink_skipped,
+            "max_rel_error": report.max_rel_error,
+            "tensors": [{
+                "name": t.name, "layer": t.layer, "layer_desc": t.layer_desc, "shape": list(t.shape),
+                "n_checked": t.n_checked, "n_kink_skipped": t.n_kink_skipped, "analytic_norm": t.analytic_norm,
+                "numeric_norm": t.numeric_norm, "ratio": t.ratio, "max_rel_error": t.max_rel_error,
+                "passed": t.passed,
+                "worst": [{"index": list(e.index), "analytic": e.analytic, "numeric": e.numeric,
+                           "rel_error": e.rel_error} for e in t.worst],
+            } for t in report.tensors],
+            "diagnosis": [{"code": d.code, "verdict": d.verdict, "evidence": d.evidence, "advice": d.advice}
+                          for d in findings],
+        })
+
+    def loss_check(self, loss, loss_report) -> None:
+        self.document["passed"] = self.document["passed"] and loss_report.passed
+        self.document["loss_check"] = {"loss": type(loss).__name__, "max_rel_error": loss_report.max_rel_error,
+                                       "passed": loss_report.passed}
+        if not self.as_json:
+            print(f"\nloss value vs its own gradient ({type(loss).__name__}): max rel error "
+                  f"{loss_report.max_rel_error:.2e}  {'ok' if loss_report.passed else 'FAIL'}")
+
+    def softmax_cross_check(self, diffs: dict[str, float]) -> None:
+        self.document["softmax_cross_check"] = diffs
+        if not self.as_json:
+            print("softmax + cross-entropy on these logits: fused (p - t)/m vs unfused Softmax -> CrossEntropy "
+                  f"{diffs['fused_vs_unfused']:.1e}, fused vs finite differences {diffs['fused_vs_numeric']:.1e}, "
+                  f"unfused vs finite differences {diffs['unfused_vs_numeric']:.1e}")
+
+    def finish(self) -> int:
+        """Exit status 0 when everything passed, 1 otherwise (after printing the JSON object)."""
+        if self.as_json:
+            emit("gradcheck", self.document)
+        return 0 if self.document["passed"] else 1
 
 
-def _check_module(path: Path, args: argparse.Namespace) -> int:
+def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> int:
     """Check the ``layer``, ``loss`` and ``model`` a user's Python file defines."""
     import importlib.util
 
@@ -55,13 +107,13 @@ def _check_module(path: Path, args: argparse.Namespace) -> int:
     except Exception as exc:  # the user's code: report it in one line (--debug shows the traceback)
         raise ConfigError(f"{path}: running it raised {type(exc).__name__}: {exc}") from exc
     rng = np.random.default_rng(args.seed or 0)
-    checked, failed = 0, 0
+    checked = 0
     layer = getattr(module, "layer", None)
     if isinstance(layer, Layer):
         n_in = getattr(layer, "n_in", None) or getattr(module, "input_width", 8)
         report = check_layer(layer, (args.batch, n_in), seed=args.seed or 0, max_entries=args.max_entries)
-        _print_diagnosis(report)
-        checked, failed = checked + 1, failed + (not report.passed)
+        results.report(report)
+        checked += 1
     loss = getattr(module, "loss", None)
     if isinstance(loss, Loss):
         k = getattr(module, "n_classes", 4)
@@ -71,8 +123,8 @@ def _check_module(path: Path, args: argparse.Namespace) -> int:
 
             outputs = softmax(outputs)
         report = check_loss(loss, outputs, rng.integers(0, k, args.batch), max_entries=args.max_entries)
-        _print_diagnosis(report)
-        checked, failed = checked + 1, failed + (not report.passed)
+        results.report(report)
+        checked += 1
     model = getattr(module, "model", None)
     if isinstance(model, Sequential):
         from glassnet.check.gradcheck import gradcheck
@@ -82,19 +134,20 @@ def _check_module(path: Path, args: argparse.Namespace) -> int:
         y = rng.integers(0, model.n_outputs or 2, args.batch)
         report = gradcheck(model, loss if isinstance(loss, Loss) else SoftmaxCrossEntropy(), X, y,
                            max_entries=args.max_entries)
-        _print_diagnosis(report, model, loss if isinstance(loss, Loss) else SoftmaxCrossEntropy(), X, y)
-        checked, failed = checked + 1, failed + (not report.passed)
+        results.report(report, model, loss if isinstance(loss, Loss) else SoftmaxCrossEntropy(), X, y)
+        checked += 1
     if not checked:
         raise ConfigError(f"{path} defines no `layer` (Layer), `loss` (Loss) or `model` (Sequential) to check")
-    return 1 if failed else 0
+    return results.finish()
 
 
 def run(args: argparse.Namespace) -> int:
     from glassnet.train.experiment import prepare
     from glassnet.check.gradcheck import gradcheck
 
+    results = _Results(args.json)
     if args.module is not None:
-        return _check_module(args.module, args)
+        return _check_module(args.module, args, results)
     config = config_from_args(args)
     prep = prepare(config)
     model = prep.model
@@ -106,21 +159,18 @@ def run(args: argparse.Namespace) -> int:
     X, y = prep.X_train[pick].astype(np.float64), prep.y_train[pick]
     report = gradcheck(model, prep.loss, X, y, l2=config.l2, dtype=np.dtype(args.check_dtype),
                        max_entries=args.max_entries, seed=config.seed)
-    _print_diagnosis(report, model, prep.loss, X, y, l2=config.l2)
-    loss_ok = _cross_checks(model, prep.loss, X, y)
-    return 0 if report.passed and loss_ok else 1
+    results.report(report, model, prep.loss, X, y, l2=config.l2)
+    _cross_checks(model, prep.loss, X, y, results)
+    return results.finish()
 
 
-def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray) -> bool:
+def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray, results: _Results) -> None:
     """The loss against its own value, and for softmax models the fused, unfused and numeric gradients."""
     from glassnet.check.diagnosis import cross_check_softmax
     from glassnet.check.gradcheck import check_loss
 
     outputs = model.astype(np.float64)(X)
-    loss_report = check_loss(loss, outputs, y)
-    verdict = "ok" if loss_report.passed else "FAIL"
-    print(f"\nloss value vs its own gradient ({type(loss).__name__}): max rel error "
-          f"{loss_report.max_rel_error:.2e}  {verdict}")
+    results.loss_check(loss, check_loss(loss, outputs, y))
     if model.output_kind == "logits" and outputs.shape[1] > 1:
         logits = outputs
     elif model.output_kind == "probs":  # the logits are the input of the final Softmax
@@ -128,12 +178,8 @@ def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray) -> bool:
         model.astype(np.float64).forward(X, capture=captured)
         logits = captured[-2] if len(captured) > 1 else X
     else:
-        return loss_report.passed
-    diffs = cross_check_softmax(logits, y)
-    print("softmax + cross-entropy on these logits: fused (p - t)/m vs unfused Softmax -> CrossEntropy "
-          f"{diffs['fused_vs_unfused']:.1e}, fused vs finite differences {diffs['fused_vs_numeric']:.1e}, "
-          f"unfused vs finite differences {diffs['unfused_vs_numeric']:.1e}")
-    return loss_report.passed
+        return
+    results.softmax_cross_check(cross_check_softmax(logits, y))
 
 
 register(Command(

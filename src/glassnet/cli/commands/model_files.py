@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from glassnet.cli.common import load, saved_data_options, saved_dataset, scaled
 from glassnet.cli.options import DEBUG, positive_int
+from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.registry import Command, register
 from glassnet.errors import ConfigError, DataError, ShapeError
 
@@ -18,16 +18,29 @@ def add_evaluate_arguments(e: argparse.ArgumentParser) -> None:
     e.add_argument("--debug", **DEBUG)
     e.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     saved_data_options(e)
+    e.add_argument("--json", **JSON_OPTION)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from glassnet.train.metrics import accuracy, classification_report, confusion_matrix, format_confusion_matrix
+    from glassnet.train.metrics import (
+        accuracy, classification_report, confusion_matrix, format_confusion_matrix, scores_from_confusion)
 
     model = load(args.model)
     ds = saved_dataset(model, args)
     X = scaled(model, ds.X_test)
     y_pred = model.predict(X)
     names = list(model.meta.get("class_names") or ds.class_names)
+    if args.json:
+        cm = confusion_matrix(ds.y_test, y_pred, len(names))
+        scores = scores_from_confusion(cm)
+        emit("evaluate", {
+            "path": str(args.model), "architecture": model.describe(), "dataset": ds.name,
+            "n_samples": int(X.shape[0]), "accuracy": accuracy(ds.y_test, y_pred),
+            "classes": [{"name": name, "precision": scores["precision"][i], "recall": scores["recall"][i],
+                         "f1": scores["f1"][i], "support": scores["support"][i]} for i, name in enumerate(names)],
+            "macro": scores["macro"], "weighted": scores["weighted"], "confusion_matrix": cm,
+        })
+        return 0
     print(f"{args.model}: {model.describe()} on {ds.name} test set ({X.shape[0]} samples)")
     print(f"accuracy: {accuracy(ds.y_test, y_pred):.4f}\n")
     print(classification_report(ds.y_test, y_pred, names))
@@ -95,14 +108,21 @@ def run_predict(args: argparse.Namespace) -> int:
 def add_info_arguments(i: argparse.ArgumentParser) -> None:
     i.add_argument("--debug", **DEBUG)
     i.add_argument("model", type=Path, help="a model file written by glassnet train -o")
-    i.add_argument("--json", action="store_true", help="print the metadata as JSON")
+    i.add_argument("--json", **JSON_OPTION)
 
 
 def run_info(args: argparse.Namespace) -> int:
     model = load(args.model)
     if args.json:
-        print(json.dumps({"architecture": model.describe(), "n_params": model.n_params(),
-                          "dtype": model.dtype.name, "meta": model.meta}, indent=2, default=str))
+        from glassnet.io.serialize import model_header
+
+        emit("info", {
+            "path": str(args.model), "architecture": model.describe(), "n_params": model.n_params(),
+            "dtype": model.dtype.name, "layers": model_header(model)["layers"],
+            "parameters": [{"name": name, "shape": list(p.shape), "norm": float(np.linalg.norm(p))}
+                           for name, p in model.params().items()],
+            "meta": model.meta,
+        })
         return 0
     print(f"{args.model}")
     print(f"  architecture: {model.describe()}")

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.cli.common import CONFIG_KEYS, config_from_args, print_findings
+from glassnet.cli.common import CONFIG_KEYS, config_from_args, findings_json, print_findings
+from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.options import DEBUG, data_options, model_options, positive_int, training_options
 from glassnet.cli.registry import Command, register
 from glassnet.errors import ConfigError, NonFiniteError
@@ -46,6 +47,7 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--doctor", action="store_true",
                    help="check the data and the untrained model, watch the run, and report problems with fixes")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    t.add_argument("--json", **JSON_OPTION)
 
 
 def _resume_config(args: argparse.Namespace, meta: dict[str, Any]):
@@ -100,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
         checkpointer = Checkpointer(checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
                                     keep=args.keep_checkpoints, config=config.to_dict())
         callbacks.append(checkpointer)
-    doctor = None
+    doctor, before = None, []
     if args.doctor:
-        doctor = _doctor_before_training(prep)
+        doctor, before = _doctor_before_training(prep, show=not args.json)
         callbacks.append(doctor)
     try:
         result = train(prep, callbacks=callbacks, state=state)
@@ -116,33 +118,70 @@ def run(args: argparse.Namespace) -> int:
             if error is exc:
                 raise
             raise error from exc
-        print_findings(doctor.report() + [_nonfinite_finding(error)])
+        findings = doctor.report() + [_nonfinite_finding(error)]
+        if args.json:
+            emit("train", {"status": "diverged", "error": str(error), "config": config.to_dict(),
+                           "doctor": {"before_training": findings_json(before), "after_training": findings_json(findings)}})
+        else:
+            print_findings(findings)
         return 1
     wall = time.perf_counter() - started
-    ds = result.dataset
-    print(f"dataset: {ds.name} ({ds.X_train.shape[0]} train, {ds.X_test.shape[0]} test; {ds.source})")
-    print(f"model: {result.model.describe()} ({result.model.n_params():,} parameters, {result.model.dtype.name})")
-    hist = result.history
-    extra = f", best epoch {hist.best_epoch}" if hist.best_epoch is not None else ""
-    print(f"trained {len(hist)} epochs in {result.train_seconds:.1f} s{extra} (wall time {wall:.1f} s)")
-    print(f"test accuracy: {result.test_accuracy:.4f}")
     if args.output is not None:
         from glassnet.io.serialize import save_model
 
         save_model(args.output, result.model)
-        print(f"model saved to {args.output}")
     if args.history is not None:
         from glassnet.io.serialize import atomic_write_text
 
-        atomic_write_text(args.history, json.dumps(hist.to_dict(), indent=2))
+        atomic_write_text(args.history, json.dumps(result.history.to_dict(), indent=2))
+    findings = None
     if doctor is not None:
         from glassnet.check.doctor import examine_model
 
         findings = doctor.report()
         codes = {f.code for f in findings}
         findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test) if f.code not in codes]
+    if args.json:
+        emit("train", _summary_json(args, result, wall, before, findings))
+        return 0
+    _print_summary(args, result, wall)
+    if findings is not None:
         print_findings(findings)
     return 0
+
+
+def _print_summary(args: argparse.Namespace, result, wall: float) -> None:
+    ds, hist = result.dataset, result.history
+    print(f"dataset: {ds.name} ({ds.X_train.shape[0]} train, {ds.X_test.shape[0]} test; {ds.source})")
+    print(f"model: {result.model.describe()} ({result.model.n_params():,} parameters, {result.model.dtype.name})")
+    extra = f", best epoch {hist.best_epoch}" if hist.best_epoch is not None else ""
+    print(f"trained {len(hist)} epochs in {result.train_seconds:.1f} s{extra} (wall time {wall:.1f} s)")
+    print(f"test accuracy: {result.test_accuracy:.4f}")
+    if args.output is not None:
+        print(f"model saved to {args.output}")
+
+
+def _summary_json(args: argparse.Namespace, result, wall: float, before: list, findings: list | None) -> dict[str, Any]:
+    """The ``glassnet.train/1`` object of docs/json.md."""
+    ds, hist, model = result.dataset, result.history, result.model
+    return {
+        "status": "trained",
+        "dataset": {"name": ds.name, "n_train": int(ds.X_train.shape[0]), "n_test": int(ds.X_test.shape[0]),
+                    "source": ds.source},
+        "model": {"architecture": model.describe(), "n_params": model.n_params(), "dtype": model.dtype.name},
+        "config": result.config.to_dict(),
+        "epochs_trained": len(hist),
+        "best_epoch": hist.best_epoch,
+        "stopped_early": hist.stopped_early,
+        "train_seconds": result.train_seconds,
+        "wall_seconds": wall,
+        "test_accuracy": result.test_accuracy,
+        "last_epoch": hist.records[-1].to_dict() if hist.records else None,
+        "output": None if args.output is None else str(args.output),
+        "history": None if args.history is None else str(args.history),
+        "doctor": None if findings is None else {"before_training": findings_json(before),
+                                                 "after_training": findings_json(findings)},
+    }
 
 
 def _loggers(args: argparse.Namespace) -> list[Any]:
@@ -159,18 +198,18 @@ def _loggers(args: argparse.Namespace) -> list[Any]:
     return loggers
 
 
-def _doctor_before_training(prep):
-    """Data and initial-loss checks, printed now; returns the live Doctor callback."""
+def _doctor_before_training(prep, *, show: bool):
+    """Data and initial-loss checks (printed now when ``show``); returns the live Doctor callback and them."""
     from glassnet.check.doctor import Doctor, check_data, check_initial_loss
 
     n_classes = len(prep.dataset.class_names)
     before = check_data(prep.X_train, prep.y_train, n_classes, val_split=prep.config.val_split)
     before += check_initial_loss(prep.model, prep.loss, prep.X_train[:512], prep.y_train[:512])
-    if before:
+    if before and show:
         print("doctor, before training:")
         print_findings(before)
     probe = np.random.default_rng(prep.config.seed).choice(prep.X_train.shape[0], size=min(256, prep.X_train.shape[0]), replace=False)
-    return Doctor(prep.X_train[probe], prep.y_train[probe])
+    return Doctor(prep.X_train[probe], prep.y_train[probe]), before
 
 
 def _nonfinite_finding(exc: Exception):
