@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from glassnet.errors import ConfigError
+from glassnet.core.registry import adder, build
 from glassnet.core.numerics import sigmoid as _sigmoid
 from glassnet.core.numerics import softplus as _softplus
 
@@ -53,12 +54,7 @@ _erf_impl = None
 ACTIVATIONS: dict[str, type[ActivationFunction]] = {}
 
 
-def register(cls: type[ActivationFunction]) -> type[ActivationFunction]:
-    """Class decorator: add ``cls`` to :data:`ACTIVATIONS` under ``cls.name``."""
-    if cls.name in ACTIVATIONS:
-        raise ValueError(f"activation {cls.name!r} registered twice")
-    ACTIVATIONS[cls.name] = cls
-    return cls
+register = adder(ACTIVATIONS, "activation")
 
 
 class ActivationFunction:
@@ -382,14 +378,4 @@ class HardSigmoid(ActivationFunction):
 
 def get_activation(spec: str | ActivationFunction, **kwargs: Any) -> ActivationFunction:
     """Return an activation instance from a registered name (with constructor kwargs) or an instance."""
-    if isinstance(spec, ActivationFunction):
-        if kwargs:
-            raise ConfigError("keyword arguments are only accepted with an activation name")
-        return spec
-    if not isinstance(spec, str) or spec not in ACTIVATIONS:
-        known = ", ".join(sorted(ACTIVATIONS))
-        raise ConfigError(f"unknown activation {spec!r}; known activations: {known}")
-    try:
-        return ACTIVATIONS[spec](**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad arguments for activation {spec!r}: {exc}") from None
+    return build(ACTIVATIONS, "activation", spec, ActivationFunction, kwargs)

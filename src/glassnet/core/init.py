@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from glassnet.errors import ConfigError
+from glassnet.core.registry import lookup
 
 __all__ = ["INITIALIZERS", "get_initializer", "Initializer"]
 
@@ -85,9 +85,4 @@ INITIALIZERS: dict[str, Initializer] = {
 
 def get_initializer(name: str) -> Initializer:
     """Look an initialiser up by name; an unknown name lists the known ones."""
-    try:
-        return INITIALIZERS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown initializer {name!r}; known initializers: {', '.join(sorted(INITIALIZERS))}"
-        ) from None
+    return lookup(INITIALIZERS, "initializer", name)

@@ -21,11 +21,12 @@ check it with ``glassnet.check.gradcheck.check_layer(layer, input_shape)``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Optional, Protocol
+from typing import Any, ClassVar, Optional, Protocol
 
 import numpy as np
 
 from glassnet.core.activations import ActivationFunction, get_activation
+from glassnet.core.registry import adder, lookup
 from glassnet.errors import ConfigError, ShapeError
 from glassnet.core.init import get_initializer
 from glassnet.core.numerics import log_softmax, softmax, softmax_vjp
@@ -51,9 +52,8 @@ class Backprop(Protocol):
 LAYERS: dict[str, type[Layer]] = {}
 
 
-def _register(cls):
-    LAYERS[cls.__name__] = cls
-    return cls
+#: class decorator: registers a layer under its class name (the name saved in model files); refuses duplicates.
+register_layer = adder(LAYERS, "layer type", key=lambda cls: cls.__name__)
 
 
 class Layer:
@@ -99,7 +99,7 @@ class Layer:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
 
-@_register
+@register_layer
 class Dense(Layer):
     """Fully connected layer ``Y = X W + b``.
 
@@ -163,7 +163,7 @@ class Dense(Layer):
         return Y, backprop
 
 
-@_register
+@register_layer
 class Activation(Layer):
     """Element-wise activation layer ``A = f(Z)``; backward ``dL/dZ = dL/dA * f'(Z)``.
 
@@ -195,7 +195,7 @@ class Activation(Layer):
         return A, backprop
 
 
-@_register
+@register_layer
 class Softmax(Layer):
     """Softmax over classes as a layer of its own (the *unfused* path).
 
@@ -217,7 +217,7 @@ class Softmax(Layer):
         return P, backprop
 
 
-@_register
+@register_layer
 class LogSoftmax(Layer):
     """``L = log_softmax(Z) = Z - logsumexp(Z)`` over classes; ``Z, L : (n, n_classes)``.
 
@@ -236,7 +236,7 @@ class LogSoftmax(Layer):
         return L, backprop
 
 
-@_register
+@register_layer
 class Dropout(Layer):
     """Inverted dropout: in training ``Y = X * M / (1 - rate)`` with ``M ~ Bernoulli(1 - rate)``;
     at inference ``Y = X``.  Backward ``dL/dX = dL/dY * M / (1 - rate)``.
@@ -278,10 +278,7 @@ class Dropout(Layer):
 
 def layer_from_config(type_name: str, config: dict[str, Any]) -> Layer:
     """Rebuild a layer from its registered type name and :meth:`Layer.config`."""
-    try:
-        cls = LAYERS[type_name]
-    except KeyError:
-        raise ConfigError(f"unknown layer type {type_name!r}; known: {', '.join(sorted(LAYERS))}") from None
+    cls = lookup(LAYERS, "layer type", type_name)
     if cls is Activation:
         config = dict(config)
         return Activation(config.pop("fn"), **config)

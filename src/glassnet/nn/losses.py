@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from glassnet.core.registry import adder, build
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.numerics import log_softmax, sigmoid, softplus
 
@@ -41,11 +42,7 @@ __all__ = [
 LOSSES: dict[str, type[Loss]] = {}
 
 
-def register(cls):
-    if cls.name in LOSSES:
-        raise ValueError(f"loss {cls.name!r} registered twice")
-    LOSSES[cls.name] = cls
-    return cls
+register = adder(LOSSES, "loss")
 
 
 def _checked_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -356,12 +353,5 @@ class MSELoss(Loss):
 
 
 def get_loss(spec: str | Loss, **kwargs: Any) -> Loss:
-    """A loss instance from a registered name (with constructor kwargs) or an instance."""
-    if isinstance(spec, Loss):
-        return spec
-    if not isinstance(spec, str) or spec not in LOSSES:
-        raise ConfigError(f"unknown loss {spec!r}; known losses: {', '.join(sorted(LOSSES))}")
-    try:
-        return LOSSES[spec](**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad arguments for loss {spec!r}: {exc}") from None
+    """A loss instance from a registered name (with constructor kwargs) or an instance (no kwargs)."""
+    return build(LOSSES, "loss", spec, Loss, kwargs)

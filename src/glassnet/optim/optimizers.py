@@ -44,9 +44,10 @@ from typing import Any, Callable, ClassVar, NamedTuple, Union
 
 import numpy as np
 
+from glassnet.core.registry import adder, build
 from glassnet.errors import ConfigError, FileFormatError, ShapeError
 from glassnet.core.validate import check_int, check_number
-from glassnet.optim.schedules import Schedule, schedule_from_config, schedule_to_config
+from glassnet.optim.schedules import schedule_from_config, schedule_to_config
 
 __all__ = [
     "Params",
@@ -90,11 +91,7 @@ SCRATCH_FIELDS = ("updates", "work")
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
 
 
-def register(cls):
-    if cls.name in OPTIMIZERS:
-        raise ValueError(f"optimizer {cls.name!r} registered twice")
-    OPTIMIZERS[cls.name] = cls
-    return cls
+register = adder(OPTIMIZERS, "optimizer")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -605,16 +602,7 @@ def get_optimizer(spec: str | Optimizer, **kwargs: Any) -> Optimizer:
 
     ``get_optimizer(opt.name, **opt.config())`` rebuilds ``opt``.
     """
-    if isinstance(spec, Optimizer):
-        if kwargs:
-            raise ConfigError("keyword arguments are only accepted with an optimizer name")
-        return spec
-    if spec not in OPTIMIZERS:
-        raise ConfigError(f"unknown optimizer {spec!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
-    try:
-        return OPTIMIZERS[spec](**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad arguments for optimizer {spec!r}: {exc}") from None
+    return build(OPTIMIZERS, "optimizer", spec, Optimizer, kwargs)
 
 
 def apply_updates(params: Params, updates: Updates) -> None:

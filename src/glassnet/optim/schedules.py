@@ -34,8 +34,8 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-import numpy as np
 
+from glassnet.core.registry import adder, build
 from glassnet.errors import ConfigError, FileFormatError
 from glassnet.core.validate import check_int, check_number
 
@@ -62,11 +62,7 @@ __all__ = [
 SCHEDULES: dict[str, type[Schedule]] = {}
 
 
-def register(cls):
-    if cls.name in SCHEDULES:
-        raise ValueError(f"schedule {cls.name!r} registered twice")
-    SCHEDULES[cls.name] = cls
-    return cls
+register = adder(SCHEDULES, "schedule")
 
 
 # ---------------------------------------------------------------------------- base class
@@ -319,16 +315,7 @@ cosine_with_warmup = CosineWithWarmup
 
 def get_schedule(spec: str | Schedule, **kwargs: Any) -> Schedule:
     """A schedule from its registry name and constructor arguments (a Schedule passes through)."""
-    if isinstance(spec, Schedule):
-        if kwargs:
-            raise ConfigError("keyword arguments are only accepted with a schedule name")
-        return spec
-    if spec not in SCHEDULES:
-        raise ConfigError(f"unknown schedule {spec!r}; known schedules: {', '.join(sorted(SCHEDULES))}")
-    try:
-        return SCHEDULES[spec](**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"bad arguments for schedule {spec!r}: {exc}") from None
+    return build(SCHEDULES, "schedule", spec, Schedule, kwargs)
 
 
 def schedule_in_epochs(name: str, steps_per_epoch: int, **kwargs: Any) -> Schedule:
