@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from glassnet.errors import ConfigError, DataError, DatasetNotFoundError, DownloadError, FileFormatError
+from glassnet.data.splits import train_test_split_stratified
 from glassnet.data.idx import idx_bytes, read_idx
 
 __all__ = [
@@ -259,41 +260,6 @@ def _canonical_name(name: str) -> str | None:
     key = name.strip().lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     return key if key in DATASET_NAMES else None
-
-
-# --------------------------------------------------------------------------- splitting
-
-
-def train_test_split_stratified(
-    X: np.ndarray, y: np.ndarray, n_test: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Split ``(X, y)`` into train and test parts with the class proportions kept.
-
-    X : (n_samples, ...), y : (n_samples,) -> (X_train, y_train, X_test, y_test)
-    with ``len(y_test) == n_test``.  Class ``c`` with ``n_c`` samples gets
-    ``n_test * n_c / n_samples`` test samples, rounded by the largest-remainder
-    rule so the counts add up to ``n_test`` exactly; which samples are drawn
-    by ``rng.permutation`` within each class.  Both parts keep the original
-    order, so the same ``rng`` seed gives the same split every run.
-    """
-    y = np.asarray(y)
-    n_samples = y.shape[0]
-    if y.ndim != 1 or len(X) != n_samples:
-        raise DataError(f"X and y must have the same number of samples, got {len(X)} and shape {y.shape}")
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
-    if isinstance(n_test, bool) or not isinstance(n_test, (int, np.integer)) or not 0 < n_test < n_samples:
-        raise ConfigError(f"n_test must be an integer in [1, {n_samples - 1}] for {n_samples} samples, got {n_test!r}")
-    classes, counts = np.unique(y, return_counts=True)
-    quotas = n_test * counts / n_samples
-    take = np.floor(quotas).astype(np.int64)
-    short = int(n_test - take.sum())
-    order = np.argsort(-(quotas - take), kind="stable")  # largest remainders first, ties by class
-    take[order[:short]] += 1
-    test_parts = [rng.permutation(np.flatnonzero(y == label))[:k] for label, k in zip(classes, take, strict=True)]
-    is_test = np.zeros(n_samples, dtype=bool)
-    is_test[np.concatenate(test_parts)] = True
-    return X[~is_test], y[~is_test], X[is_test], y[is_test]
 
 
 # --------------------------------------------------------------------------- checksums

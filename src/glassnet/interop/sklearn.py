@@ -516,7 +516,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
 
         validation = None
         if self.early_stopping:
-            train_idx, val_idx = stratified_split(labels, float(self.validation_fraction), gen)
+            train_idx, val_idx = stratified_split(labels, float(self.validation_fraction), gen, every_class=True)
             if val_idx.size < 2:
                 raise DataError(
                     f"the validation set is too small ({val_idx.size} sample): increase validation_fraction "

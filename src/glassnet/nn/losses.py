@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from glassnet.data.labels import check_labels
 from glassnet.core.registry import adder, build
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.numerics import log_softmax, sigmoid, softplus
@@ -45,19 +46,6 @@ LOSSES: dict[str, type[Loss]] = {}
 register = adder(LOSSES, "loss")
 
 
-def _checked_labels(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class labels ``(m,)`` checked to be integers in ``[0, k)`` (integral floats are converted)."""
-    if labels.dtype.kind not in "iub":
-        if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
-            labels = labels.astype(np.int64)
-        else:
-            raise DataError(f"integer class labels expected, got dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        bad = labels[(labels < 0) | (labels >= n_classes)]
-        raise DataError(f"labels must be in [0, {n_classes}), got {bad[:5].tolist()}")
-    return labels
-
-
 def as_target_matrix(targets: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
     """Integer labels ``(m,)`` -> one-hot ``(m, k)``; a ``(m, k)`` matrix is checked and returned.
 
@@ -66,7 +54,7 @@ def as_target_matrix(targets: np.ndarray, n_classes: int, dtype: np.dtype | type
     """
     targets = np.asarray(targets)
     if targets.ndim == 1:
-        targets = _checked_labels(targets, n_classes)
+        targets = check_labels(targets, n_classes)
         onehot = np.zeros((targets.shape[0], n_classes), dtype=dtype)
         onehot[np.arange(targets.shape[0]), targets] = 1
         return onehot
@@ -167,7 +155,7 @@ class _WeightedCrossEntropyBase(Loss):
         labels = np.asarray(targets)
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             return None
-        return _checked_labels(labels, n_classes)
+        return check_labels(labels, n_classes)
 
     def _coefficients(self, targets: np.ndarray, n_classes: int, dtype) -> tuple[np.ndarray, float]:
         """Return ``(A, D)`` as described in the class docstring."""

@@ -30,6 +30,8 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from glassnet.errors import ConfigError, DataError, NonFiniteError
+from glassnet.data.labels import check_labels
+from glassnet.data.splits import stratified_split
 from glassnet.core.fpenv import flush_denormals as flushing
 from glassnet.nn.losses import Loss, get_loss
 from glassnet.nn.model import Sequential, as_generator
@@ -187,60 +189,6 @@ class EarlyStopping:
 
 
 # ----------------------------------------------------------------------------- data helpers
-def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int) -> np.ndarray:
-    """Integer labels ``(n,)`` in ``[0, n_classes)``, or a ``(n, k)`` target matrix; clear errors otherwise."""
-    y = np.asarray(y)
-    if y.ndim == 0:
-        raise DataError(f"labels must be an array with one label per sample ({n_samples}), got a single value {y.item()!r}")
-    if y.shape[0] != n_samples:
-        raise DataError(f"X has {n_samples} samples but y has {y.shape[0]} labels")
-    if y.ndim == 2:
-        if n_classes is not None and y.shape[1] != n_classes:
-            raise DataError(f"target rows have {y.shape[1]} columns, the model has {n_classes} outputs")
-        if not np.all(np.isfinite(y)):
-            raise DataError("targets contain NaN or inf")
-        return y
-    if y.ndim != 1:
-        raise DataError(f"labels must be a 1-D array of class indices, got shape {y.shape}")
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
-            y = y.astype(np.int64)
-        elif y.dtype.kind == "b":
-            y = y.astype(np.int64)
-        elif y.dtype.kind == "f":
-            bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
-            raise DataError(
-                f"labels must be integers 0..k-1, got {bad.size} non-integer label(s) such as "
-                f"{y[bad[:3]].tolist()} (at rows {bad[:5].tolist()})"
-            )
-        else:
-            raise DataError(f"labels must be integers 0..k-1, got an array of dtype {y.dtype}")
-    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
-        bad = np.unique(y[(y < 0) | (y >= n_classes)])
-        raise DataError(f"labels must be in [0, {n_classes}) for a model with {n_classes} outputs, got {bad[:5].tolist()}")
-    return y.astype(np.int64, copy=False)
-
-
-def stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(train, held_out)``: about ``fraction`` of each class held out, drawn with ``rng``."""
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"validation fraction must be in (0, 1), got {fraction}")
-    labels = y if y.ndim == 1 else np.argmax(y, axis=1)
-    held: list[np.ndarray] = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        rng.shuffle(members)
-        n_held = int(round(fraction * members.size))
-        if members.size > 1:
-            n_held = min(max(n_held, 1), members.size - 1)
-        held.append(members[:n_held])
-    held_out = np.sort(np.concatenate(held))
-    train = np.setdiff1d(np.arange(labels.size), held_out, assume_unique=True)
-    if held_out.size == 0 or train.size == 0:
-        raise DataError(f"cannot hold out {fraction:.0%} of {labels.size} samples for validation")
-    return train, held_out
-
-
 def evaluate_loss(
     model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0, batch_size: int = 4096
 ) -> tuple[float, float]:
@@ -356,7 +304,7 @@ def fit(
         y_val = check_labels(validation_data[1], model.n_outputs, X_val.shape[0])
     elif validation_split:
         if state.val_index is None:
-            state.val_index = stratified_split(y, validation_split, gen)[1]
+            state.val_index = stratified_split(y, validation_split, gen, every_class=True)[1]
         keep = np.ones(X.shape[0], dtype=bool)
         keep[state.val_index] = False
         X_val, y_val = X[state.val_index], y[state.val_index]
