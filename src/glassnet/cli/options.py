@@ -142,7 +142,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
     defaults = _defaults()
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"optimizer (default {defaults.optimizer})")
     p.add_argument("--lr", type=positive_float, help=f"learning rate (default {defaults.lr})")
-    p.add_argument("--momentum", type=nonneg_float, help=f"momentum for sgd/nesterov (default {defaults.momentum})")
+    p.add_argument("--momentum", type=nonneg_float, help=f"momentum for {'/'.join(n for n, c in OPTIMIZERS.items() if c.takes_run_momentum)} (default {defaults.momentum})")
     p.add_argument("--weight-decay", type=nonneg_float, help="optimizer weight decay (decoupled for adamw)")
     p.add_argument("--schedule", choices=sorted(SCHEDULES), help=f"learning-rate schedule (default {defaults.schedule})")
     p.add_argument("--warmup-epochs", type=nonneg_float, help="warm-up epochs for cosine_with_warmup")
@@ -154,3 +154,4 @@ def training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss and keep the best weights")
     p.add_argument("--clip-norm", type=positive_float, help="clip gradients to this global norm")
+

@@ -32,11 +32,12 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, TypeVar
 
 from glassnet.errors import ConfigError
 
-__all__ = ["add", "adder", "build", "lookup"]
+__all__ = ["accepts", "add", "adder", "build", "lookup"]
 
 T = TypeVar("T")
 
@@ -87,3 +88,17 @@ def build(registry: dict[str, Callable[..., T]], kind: str, spec: Any, base: typ
         return factory(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"bad arguments for {kind} {spec!r}: {exc}") from None
+
+
+def accepts(factory: Callable[..., Any], argument: str) -> bool:
+    """Whether ``factory`` (a registered class or function) takes a keyword ``argument``.
+
+    The registry entries declare their hyperparameters by their constructor
+    signature; callers ask this instead of keeping lists of names
+    (``accepts(OPTIMIZERS["nesterov"], "momentum")`` is True, for "adam" False).
+    """
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return argument in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

@@ -53,6 +53,7 @@ except ImportError:  # pragma: no cover - older scikit-learn keeps it as a metho
         return estimator._validate_data(*args, **kwargs)
 
 
+from glassnet.core.registry import lookup
 from glassnet.core.activations import get_activation
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.validate import check_int, check_number
@@ -67,8 +68,6 @@ __all__ = ["GlassnetClassifier", "SampleWeightedSoftmaxCrossEntropy", "weighted_
 
 #: scikit-learn's names for activations that glassnet calls differently.
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
-#: optimizers that take the ``momentum`` parameter.
-_MOMENTUM_OPTIMIZERS = ("sgd", "nesterov")
 #: rows per forward pass at prediction time.
 _PREDICT_CHUNK = 4096
 
@@ -411,12 +410,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         check_int("n_iter_no_change", self.n_iter_no_change, low=1)
         if self.batch_size != "auto":
             check_int("batch_size", self.batch_size, low=1)
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(sorted(OPTIMIZERS))}")
+        lookup(OPTIMIZERS, "optimizer", self.optimizer)
 
     def _make_optimizer(self) -> Optimizer:
         kwargs: dict[str, Any] = {"lr": float(self.learning_rate)}
-        if self.optimizer in _MOMENTUM_OPTIMIZERS:
+        if OPTIMIZERS[self.optimizer].takes_run_momentum:
             kwargs["momentum"] = float(self.momentum)
         return get_optimizer(self.optimizer, **kwargs)
 

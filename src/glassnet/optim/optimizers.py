@@ -149,6 +149,11 @@ class Optimizer:
     """Base class: hyperparameters only; all running state is in the ``OptState`` it returns."""
 
     name: ClassVar[str] = ""
+    #: whether a run's ``momentum`` setting (``--momentum``, ``TrainConfig.momentum``,
+    #: ``GlassnetClassifier(momentum=)``) is passed to this optimizer.  True for the
+    #: heavy-ball family; an optimizer whose ``momentum`` means something else (RMSprop's
+    #: optional momentum, default 0) keeps its own default unless built by name with it.
+    takes_run_momentum: ClassVar[bool] = False
 
     def __init__(self, lr: LearningRate) -> None:
         self.lr = _check_lr(lr)
@@ -233,6 +238,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    takes_run_momentum = True
 
     def __init__(
         self,

@@ -18,10 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassnet.errors import ConfigError
-from glassnet.nn.losses import get_loss
+from glassnet.core.registry import accepts, lookup
+from glassnet.nn.losses import LOSSES, get_loss
 from glassnet.train.metrics import accuracy
 from glassnet.nn.model import Sequential, mlp
-from glassnet.optim.optimizers import Optimizer, get_optimizer
+from glassnet.optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from glassnet.optim.schedules import SCHEDULES, get_schedule, schedule_in_epochs
 from glassnet.train.loop import EarlyStopping, History, TrainState, fit
 
@@ -162,7 +163,7 @@ def build_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:
     """The optimizer with its learning-rate schedule."""
     kwargs: dict[str, Any] = {"lr": build_schedule(config, steps_per_epoch)}
-    if config.optimizer in ("sgd", "nesterov"):
+    if lookup(OPTIMIZERS, "optimizer", config.optimizer).takes_run_momentum:
         kwargs["momentum"] = config.momentum
     if config.weight_decay:
         kwargs["weight_decay"] = config.weight_decay
@@ -173,8 +174,9 @@ def build_loss(config: TrainConfig):
     """The loss the configuration names, with its label smoothing."""
     kwargs: dict[str, Any] = {}
     if config.label_smoothing:
-        if config.loss not in ("softmax_cross_entropy", "cross_entropy"):
-            raise ConfigError(f"label smoothing applies to the cross-entropy losses, not {config.loss!r}")
+        if not accepts(lookup(LOSSES, "loss", config.loss), "label_smoothing"):
+            smoothable = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, "label_smoothing")))
+            raise ConfigError(f"label smoothing applies to the losses {smoothable}, not {config.loss!r}")
         kwargs["label_smoothing"] = config.label_smoothing
     return get_loss(config.loss, **kwargs)
 
