@@ -36,6 +36,7 @@ from glassnet.core.fpenv import flush_denormals as flushing
 from glassnet.nn.losses import Loss, get_loss
 from glassnet.nn.model import Sequential, as_generator
 from glassnet.nn.objective import forward_backward, l2_penalty
+from glassnet.optim.optimizers import apply_updates, clip_by_global_norm
 
 __all__ = [
     "EpochRecord",
@@ -270,9 +271,52 @@ def fit(
     784-256-10 at batch 128 slowed from 0.44 s to 0.75 s without it).  The
     previous floating-point mode is restored when ``fit`` returns.
     """
-    from glassnet.optim.optimizers import apply_updates, clip_by_global_norm
-
     loss = get_loss(loss)
+    _check_settings(optimizer, epochs, validation_split, validation_data)
+    given_state = state is not None
+    if state is None:
+        state = TrainState(rng=as_generator(rng))
+    elif state.rng is None:
+        state.rng = as_generator(rng)
+    X, y, X_val, y_val = _training_data(model, loss, X, y, validation_data, validation_split, state, given_state)
+    if early_stopping is not None and early_stopping.monitor == "val_loss" and X_val is None:
+        raise ConfigError("early stopping on val_loss needs validation_data or validation_split")
+    n = X.shape[0]
+    batch_size = _checked_batch_size(batch_size, n)
+    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
+        raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
+    if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
+        raise DataError(f"the resumed state's sample order does not index these {n} training samples")
+
+    if state.opt_state is None:
+        state.opt_state = optimizer.init(model.params())
+    step = _Stepper(model, loss, optimizer, l2, clip_norm, callbacks, np.empty((batch_size, X.shape[1]), dtype=model.dtype))
+    _call(callbacks, "on_train_begin", state, {
+        "epochs": epochs, "steps_per_epoch": -(-n // batch_size), "n_samples": n, "batch_size": batch_size,
+        "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
+    })
+    # Overflow is reported as a NonFiniteError naming the step and layer, not as numpy warnings.
+    with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
+        while state.epoch < epochs and not state.stop:
+            if not _run_epoch(step, X, y, batch_size, shuffle, state):
+                break  # stopped mid-epoch by a callback
+            state.epoch += 1
+            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, getattr(optimizer, "lr", None))
+            state.history.records.append(record)
+            state.order = None
+            if early_stopping is not None:
+                _early_stopping(early_stopping, record, model, state)
+            if _call(callbacks, "on_epoch_end", record, state):
+                state.stop = True
+
+    if early_stopping is not None and early_stopping.restore_best and state.best_params is not None:
+        model.set_params(state.best_params)
+    _call(callbacks, "on_train_end", state.history)
+    return state.history
+
+
+def _check_settings(optimizer: Any, epochs: Any, validation_split: Any, validation_data: Any) -> None:
+    """ConfigError for an object that is not an optimizer, bad epochs, validation split or validation data."""
     if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
         raise ConfigError(
             f"optimizer must be a glassnet.optim optimizer (with init and update), got {optimizer!r}; "
@@ -286,112 +330,104 @@ def fit(
         raise ConfigError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if validation_data is not None and not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
         raise ConfigError(f"validation_data must be a pair (X_val, y_val), got {type(validation_data).__name__}")
-    given_state = state is not None
-    if state is None:
-        state = TrainState(rng=as_generator(rng))
-    elif state.rng is None:
-        state.rng = as_generator(rng)
-    gen = state.rng
+
+
+def _training_data(model, loss, X, y, validation_data, validation_split, state: TrainState, given_state: bool):
+    """Checked ``(X, y, X_val, y_val)``: the validation part given, or held out of ``(X, y)`` (stratified,
+    remembered in ``state.val_index`` so a resumed run holds out the same samples), or None."""
     X = model.check_input(X)
     y = check_labels(y, model.n_outputs if loss.expects != "any" or np.ndim(y) == 1 else None, X.shape[0])
     if not given_state and y.ndim == 1 and np.all(y == y[0]):
         # A new run on one class learns only "always say that class".  A run that continues
         # (state=, e.g. an incremental batch that happens to hold one class) is not refused.
         raise DataError(f"every label is {int(y[0])}: a classifier needs samples of at least 2 classes, got 1 class")
-
     if validation_data is not None:
         X_val = model.check_input(validation_data[0])
-        y_val = check_labels(validation_data[1], model.n_outputs, X_val.shape[0])
-    elif validation_split:
-        if state.val_index is None:
-            state.val_index = stratified_split(y, validation_split, gen, every_class=True)[1]
-        keep = np.ones(X.shape[0], dtype=bool)
-        keep[state.val_index] = False
-        X_val, y_val = X[state.val_index], y[state.val_index]
-        X, y = X[keep], y[keep]
-    else:
-        X_val = y_val = None
-    if early_stopping is not None and early_stopping.monitor == "val_loss" and X_val is None:
-        raise ConfigError("early stopping on val_loss needs validation_data or validation_split")
+        return X, y, X_val, check_labels(validation_data[1], model.n_outputs, X_val.shape[0])
+    if not validation_split:
+        return X, y, None, None
+    if state.val_index is None:
+        state.val_index = stratified_split(y, validation_split, state.rng, every_class=True)[1]
+    keep = np.ones(X.shape[0], dtype=bool)
+    keep[state.val_index] = False
+    return X[keep], y[keep], X[state.val_index], y[state.val_index]
 
-    n = X.shape[0]
+
+def _checked_batch_size(batch_size: Any, n: int) -> int:
+    """``batch_size`` (None: the whole set, full-batch training) checked to lie in ``[1, n]``."""
     if batch_size is None:
-        batch_size = n
+        return n
     if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or not 1 <= batch_size <= n:
         raise ConfigError(f"batch_size must be an integer in [1, {n}] (the number of training samples), got {batch_size!r}")
-    if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
-        raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
+    return int(batch_size)
 
-    params, grads = model.params(), model.grads()
-    if state.opt_state is None:
-        state.opt_state = optimizer.init(params)
-    steps_per_epoch = -(-n // batch_size)
-    schedule = getattr(optimizer, "lr", None)
-    x_buffer = np.empty((batch_size, X.shape[1]), dtype=model.dtype)
-    if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
-        raise DataError(f"the resumed state's sample order does not index these {n} training samples")
-    _call(callbacks, "on_train_begin", state, {
-        "epochs": epochs, "steps_per_epoch": steps_per_epoch, "n_samples": n, "batch_size": batch_size,
-        "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
-    })
 
-    # Overflow is reported as a NonFiniteError naming the step and layer, not as numpy warnings.
-    with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
-        while state.epoch < epochs and not state.stop:
-            if state.order is None:
-                state.order = gen.permutation(n) if shuffle else np.arange(n)
-                state.position = 0
-                state.epoch_loss_sum, state.epoch_seconds = 0.0, 0.0
-                state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
-            started = time.perf_counter()
-            while state.position < n:
-                idx = state.order[state.position : state.position + batch_size]
-                b = idx.size
-                xb = x_buffer[:b]
-                # mode="clip" because the default mode="raise" gathers into a temporary and copies it
-                # into out; the order is a permutation of range(n), so nothing is ever clipped.
-                np.take(X, idx, axis=0, out=xb, mode="clip")
-                yb = y[idx]
-                value, outputs, _ = forward_backward(model, loss, xb, yb, l2=l2, training=True, rng=gen)
-                if not math.isfinite(value):
-                    raise NonFiniteError(
-                        f"the loss became {value} at step {state.step + 1} (epoch {state.epoch + 1}); "
-                        f"first non-finite value in {_first_nonfinite_layer(model, xb)}. "
-                        "Try a smaller learning rate, gradient clipping (--clip-norm) or scaled inputs."
-                    )
-                if clip_norm is not None:
-                    norm = clip_by_global_norm(grads, clip_norm)
-                    if not math.isfinite(norm):
-                        raise NonFiniteError(f"a gradient became non-finite at step {state.step + 1}")
-                updates, state.opt_state = optimizer.update(grads, state.opt_state, params)
-                apply_updates(params, updates)
-                state.step += 1
-                state.position += b
-                # the batch loss of a mean-reduced loss times b is the batch's summed loss
-                state.epoch_loss_sum += value * (b if loss.reduction == "mean" else 1.0)
-                state.epoch_seen += b
-                state.epoch_steps += 1
-                state.epoch_correct += _n_correct(outputs, yb)
-                if callbacks:
-                    _call(callbacks, "on_batch_end", StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
-                if state.stop:
-                    break
-            state.epoch_seconds += time.perf_counter() - started
-            if state.position < n:  # stopped mid-epoch by a callback
-                break
-            state.epoch += 1
-            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
-            state.history.records.append(record)
-            state.order = None
-            if early_stopping is not None:
-                _early_stopping(early_stopping, record, model, state)
-            if _call(callbacks, "on_epoch_end", record, state):
-                state.stop = True
+@dataclass
+class _Stepper:
+    """One optimisation step: forward, loss, backward, clipping, update, bookkeeping, callbacks."""
 
-    if early_stopping is not None and early_stopping.restore_best and state.best_params is not None:
-        model.set_params(state.best_params)
-    _call(callbacks, "on_train_end", state.history)
-    return state.history
+    model: Sequential
+    loss: Loss
+    optimizer: Any
+    l2: float
+    clip_norm: float | None
+    callbacks: Sequence[Any]
+    x_buffer: np.ndarray  # (batch_size, n_in): the batch is gathered here, no new array per step
+    params: dict[str, np.ndarray] = field(init=False)  # the live parameter and gradient arrays, fetched once
+    grads: dict[str, np.ndarray] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.params, self.grads = self.model.params(), self.model.grads()
+
+    def __call__(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray, state: TrainState) -> None:
+        model, params, grads, b = self.model, self.params, self.grads, idx.size
+        xb = self.x_buffer[:b]
+        # mode="clip" because the default mode="raise" gathers into a temporary and copies it
+        # into out; the order is a permutation of range(n), so nothing is ever clipped.
+        np.take(X, idx, axis=0, out=xb, mode="clip")
+        yb = y[idx]
+        value, outputs, _ = forward_backward(model, self.loss, xb, yb, l2=self.l2, training=True, rng=state.rng)
+        if not math.isfinite(value):
+            raise NonFiniteError(
+                f"the loss became {value} at step {state.step + 1} (epoch {state.epoch + 1}); "
+                f"first non-finite value in {_first_nonfinite_layer(model, xb)}. "
+                "Try a smaller learning rate, gradient clipping (--clip-norm) or scaled inputs."
+            )
+        if self.clip_norm is not None:
+            norm = clip_by_global_norm(grads, self.clip_norm)
+            if not math.isfinite(norm):
+                raise NonFiniteError(f"a gradient became non-finite at step {state.step + 1}")
+        updates, state.opt_state = self.optimizer.update(grads, state.opt_state, params)
+        apply_updates(params, updates)
+        state.step += 1
+        state.position += b
+        # the batch loss of a mean-reduced loss times b is the batch's summed loss
+        state.epoch_loss_sum += value * (b if self.loss.reduction == "mean" else 1.0)
+        state.epoch_seen += b
+        state.epoch_steps += 1
+        state.epoch_correct += _n_correct(outputs, yb)
+        if self.callbacks:
+            _call(self.callbacks, "on_batch_end",
+                  StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
+
+
+def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, state: TrainState) -> bool:
+    """The steps of one epoch from ``state.position`` on (a resumed run continues mid-epoch).
+
+    A new epoch draws its sample order from ``state.rng``.  Returns False when a callback
+    stopped the run before the epoch's end.
+    """
+    n = X.shape[0]
+    if state.order is None:
+        state.order = state.rng.permutation(n) if shuffle else np.arange(n)
+        state.position = 0
+        state.epoch_loss_sum, state.epoch_seconds = 0.0, 0.0
+        state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
+    started = time.perf_counter()
+    while state.position < n and not state.stop:
+        step(X, y, state.order[state.position : state.position + batch_size], state)
+    state.epoch_seconds += time.perf_counter() - started
+    return state.position >= n
 
 
 def _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state: TrainState, schedule) -> EpochRecord:
