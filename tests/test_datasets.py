@@ -313,7 +313,8 @@ def test_unknown_name_or_missing_folder(tmp_path):
         load_dataset(tmp_path / "absent")
     with pytest.raises(ConfigError, match="data_dir is used only with a dataset name"):
         load_dataset(tmp_path, data_dir=tmp_path)
-    assert DATASET_NAMES == ("digits", "mnist", "fashion-mnist", "kmnist")
+    assert DATASET_NAMES == tuple(DATASETS) and DATASETS["digits"].load is not None
+    assert all((spec.load is None) == bool(spec.files) for spec in DATASETS.values())
 
 
 def test_dataset_validates_its_arrays():

@@ -51,7 +51,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,15 +169,23 @@ class IdxFile:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where a named IDX dataset lives and what its files must hash to."""
+    """A named dataset: where its IDX files live and what they must hash to, or how to build it.
+
+    A dataset published as IDX files lists ``files``, ``mirrors`` and
+    ``system_dirs``; :func:`load_dataset` finds, verifies or downloads them.
+    A dataset that comes from a library instead (scikit-learn's digits) has no
+    files and gives ``load(split_test, seed) -> Dataset``, called with the
+    caller's test size (None: the dataset's own default) and split seed.
+    """
 
     name: str
     title: str
     class_names: tuple[str, ...]
-    files: tuple[IdxFile, ...]
-    mirrors: tuple[str, ...]
+    files: tuple[IdxFile, ...] = ()
+    mirrors: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()
     install_hint: str = ""
+    load: Callable[[int | None, int], Dataset] | None = None
 
     def file(self, role: str) -> IdxFile:
         return next(spec for spec in self.files if spec.role == role)
@@ -190,6 +198,12 @@ def _files(digests: Mapping[str, tuple[str, ...]]) -> tuple[IdxFile, ...]:
 
 
 DATASETS: dict[str, DatasetSpec] = {
+    "digits": DatasetSpec(
+        name="digits",
+        title="scikit-learn's 8x8 handwritten digits (UCI optdigits test set)",
+        class_names=tuple(str(digit) for digit in range(10)),
+        load=lambda split_test, seed: _load_digits(DIGITS_TEST_SIZE if split_test is None else split_test, seed),
+    ),
     "mnist": DatasetSpec(
         name="mnist",
         title="MNIST handwritten digits (LeCun, Cortes, Burges)",
@@ -251,7 +265,7 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 #: Every name load_dataset accepts (the CLI's choices).
-DATASET_NAMES: tuple[str, ...] = ("digits", *DATASETS)
+DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
 
 _ALIASES = {"fashion": "fashion-mnist", "fashionmnist": "fashion-mnist", "kuzushiji-mnist": "kmnist"}
 
@@ -571,7 +585,7 @@ def _identify(paths: Mapping[str, Path], arrays: Mapping[str, np.ndarray]) -> Da
         for role, path in paths.items()
     }
     for spec in DATASETS.values():
-        if all(md5s[role] & spec.file(role).digests for role in paths):
+        if spec.files and all(md5s[role] & spec.file(role).digests for role in paths):
             return spec
     return None
 
@@ -825,10 +839,9 @@ def load_dataset(
                 f"{str(name_or_path)!r} is neither a known dataset ({', '.join(DATASET_NAMES)}) nor a folder"
             )
         return _load_folder(folder, split_test, split_seed)
-    if name == "digits":
-        return _load_digits(DIGITS_TEST_SIZE if split_test is None else split_test, split_seed)
-
     spec = DATASETS[name]
+    if spec.load is not None:  # built by a library, no files to find (data_dir and checksums do not apply)
+        return spec.load(split_test, split_seed)
     digests = {idx_file.role: idx_file.digests for idx_file in spec.files}
     for filename, value in (checksums or {}).items():
         role = next((f.role for f in spec.files if filename in (f.filename, f.stem, f.role)), None)
