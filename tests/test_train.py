@@ -10,7 +10,7 @@ import pytest
 import glassnet as gn
 from glassnet.errors import ConfigError, DataError, NonFiniteError
 from glassnet.optim.optimizers import SGD, Adam
-from glassnet.train.loop import EarlyStopping, TrainState, check_labels, fit, stratified_split
+from glassnet.train.loop import EarlyStopping, TrainState, check_labels, evaluate_loss, fit, stratified_split
 
 
 def blobs(n_per_class=40, n_classes=3, dim=4, seed=0, spread=0.5):
@@ -68,9 +68,16 @@ def test_validation_split_is_stratified_and_disjoint():
 def test_validation_metrics_are_reported():
     X, y = blobs()
     model = gn.mlp([4, 8, 3], "tanh", rng=0)
-    history = fit(model, X, y, optimizer=SGD(lr=0.1, momentum=0.9), epochs=4, batch_size=16, validation_split=0.25, rng=0)
+    state = TrainState(rng=np.random.default_rng(0))
+    history = fit(model, X, y, optimizer=SGD(lr=0.1, momentum=0.9), epochs=4, batch_size=16, validation_split=0.25,
+                  state=state)
     rec = history.records[-1]
-    assert 0.0 <= rec.val_accuracy <= 1.0 and rec.val_loss < history.records[0].val_loss
+    held = state.val_index
+    assert held.size == round(0.25 * y.size)
+    # the reported figures are the model's loss and accuracy on exactly the held-out samples
+    loss, acc = evaluate_loss(model, gn.SoftmaxCrossEntropy(), X[held], y[held])
+    assert rec.val_accuracy == acc and rec.val_loss == pytest.approx(loss, rel=1e-6)
+    assert rec.val_loss < history.records[0].val_loss
 
 
 def test_early_stopping_restores_the_best_weights():
