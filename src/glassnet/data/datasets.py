@@ -54,6 +54,7 @@ import urllib.request
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -666,27 +667,68 @@ def _load_named(
     split_test: int | None,
     seed: int,
 ) -> Dataset:
+    """A named IDX dataset from the first place that has it, in the documented look-up order:
+    ``data_dir``, ``$GLASSNET_DATA``, the user cache, the system folders, then a download."""
     cache = cache_root / spec.name
     load = dict(verify=verify, digests=digests, split_test=split_test, seed=seed)
     looked: list[str] = []
-
     if data_dir is not None:
-        # The folder the caller named is used as it is: all four files, or one
-        # split alone (e.g. only the t10k files), which is then split in two.
-        for folder in (data_dir / spec.name, data_dir):
-            found = _named_files_in(folder, spec) if folder.is_dir() else {}
-            if len(found) == len(ROLES):
-                return _load_named_files(spec, found, f"{folder} (data_dir)", **load)
-        for folder in (data_dir / spec.name, data_dir):
-            found = _named_files_in(folder, spec) if folder.is_dir() else {}
-            parts = _complete_parts(found)
-            if parts:
-                pair = {role: path for role, path in found.items() if role.split("_")[0] == parts[0]}
-                return _load_named_files(spec, pair, f"{folder} (data_dir)", **load)
-            missing = [spec.file(role).filename for role in ROLES if role not in found]
-            state = f"missing {', '.join(missing)}" if folder.is_dir() else "no such folder"
-            looked.append(f"{folder} (data_dir): {state}")
+        found = _from_data_dir(spec, data_dir, load, looked)
+        if found is not None:
+            return found
+    found = _from_known_places(spec, env_data, cache, load, looked)
+    if found is not None:
+        return found
 
+    looked_text = "\n".join(f"  - {line}" for line in looked)
+    how_text = _how_to_get(spec, cache, mirrors)
+    if not download or not mirrors:
+        reason = "downloading is off (download=False)" if not download else "no mirror is configured"
+        raise DatasetNotFoundError(
+            f"dataset {spec.name!r} not found, and {reason}. Looked in:\n{looked_text}\nTo get it:\n{how_text}"
+        )
+    failures = _download_missing(spec, cache, mirrors, digests, verify=verify, timeout=timeout, progress=progress)
+    if failures:
+        attempts = [attempt for error in failures for attempt in getattr(error, "attempts", [])]
+        errors_text = "\n".join(str(error) for error in failures)
+        if attempts and all(_is_unreachable(error) for _, error in attempts):
+            raise DatasetNotFoundError(
+                f"dataset {spec.name!r} not found, and no mirror could be reached (offline?). Looked in:\n"
+                f"{looked_text}\n{errors_text}\nTo get it:\n{how_text}"
+            )
+        raise DownloadError(f"dataset {spec.name!r}: download failed.\n{errors_text}\nTo get it by hand:\n{how_text}")
+    paths = {idx_file.role: cache / idx_file.filename for idx_file in spec.files}
+    dataset = _load_named_files(spec, paths, f"{cache} (user cache)", **load)
+    dataset.source += f"; downloaded from {', '.join(mirrors)}"
+    return dataset
+
+
+def _from_data_dir(spec: DatasetSpec, data_dir: Path, load: dict[str, Any], looked: list[str]) -> Dataset | None:
+    """The dataset from the folder the caller named (or its ``<name>/`` sub-folder), used as it is:
+    all four files, or one split alone (e.g. only the t10k files), which is then split in two.
+    None if neither folder has a complete pair; what was missing is appended to ``looked``."""
+    for folder in (data_dir / spec.name, data_dir):
+        found = _named_files_in(folder, spec) if folder.is_dir() else {}
+        if len(found) == len(ROLES):
+            return _load_named_files(spec, found, f"{folder} (data_dir)", **load)
+    for folder in (data_dir / spec.name, data_dir):
+        found = _named_files_in(folder, spec) if folder.is_dir() else {}
+        parts = _complete_parts(found)
+        if parts:
+            pair = {role: path for role, path in found.items() if role.split("_")[0] == parts[0]}
+            return _load_named_files(spec, pair, f"{folder} (data_dir)", **load)
+        missing = [spec.file(role).filename for role in ROLES if role not in found]
+        state = f"missing {', '.join(missing)}" if folder.is_dir() else "no such folder"
+        looked.append(f"{folder} (data_dir): {state}")
+    return None
+
+
+def _from_known_places(
+    spec: DatasetSpec, env_data: str | None, cache: Path, load: dict[str, Any], looked: list[str]
+) -> Dataset | None:
+    """The dataset from ``$GLASSNET_DATA/<name>``, the user cache or a system folder (all four
+    files needed), or None; each place tried is appended to ``looked``.  A cached copy that fails
+    its checksum is skipped (the download replaces it); a bad copy anywhere else is an error."""
     candidates: list[tuple[Path, str]] = []
     if env_data:
         candidates.append((Path(env_data).expanduser() / spec.name, "$GLASSNET_DATA"))
@@ -705,13 +747,15 @@ def _load_named(
             except FileFormatError as error:
                 if folder != cache:
                     raise
-                # A cached file that fails its checksum is ours to replace: go on
-                # to the download, which overwrites it atomically.
                 looked.append(f"{folder} ({label}): {error}")
                 continue
         missing = [spec.file(role).filename for role in ROLES if role not in found]
         looked.append(f"{folder} ({label}): missing {', '.join(missing)}")
+    return None
 
+
+def _how_to_get(spec: DatasetSpec, cache: Path, mirrors: Sequence[str]) -> str:
+    """The lines of a "to get it" message: the files' URLs, other mirrors, the install hint."""
     urls_text = "\n".join(f"    {_file_url(mirrors[0], spec.name, f.filename)}" for f in spec.files) if mirrors else ""
     how = [
         f"  - download these files into {cache}/ or $GLASSNET_DATA/{spec.name}/ "
@@ -721,15 +765,23 @@ def _load_named(
         how.append("    (other mirrors: " + ", ".join(mirrors[1:]) + ")")
     if spec.install_hint:
         how.append(f"  - or: {spec.install_hint}")
-    looked_text = "\n".join(f"  - {line}" for line in looked)
-    how_text = "\n".join(how)
+    return "\n".join(how)
 
-    if not download or not mirrors:
-        reason = "downloading is off (download=False)" if not download else "no mirror is configured"
-        raise DatasetNotFoundError(
-            f"dataset {spec.name!r} not found, and {reason}. Looked in:\n{looked_text}\nTo get it:\n{how_text}"
-        )
 
+def _download_missing(
+    spec: DatasetSpec,
+    cache: Path,
+    mirrors: Sequence[str],
+    digests: Mapping[str, frozenset[str]],
+    *,
+    verify: bool,
+    timeout: float,
+    progress: bool,
+) -> list[DownloadError]:
+    """Download into ``cache`` every file not already there intact; the failures, if any.
+
+    Stops early when no mirror answers at all: the other files would only wait for the same timeouts.
+    """
     failures: list[DownloadError] = []
     for idx_file in spec.files:
         path = cache / idx_file.filename
@@ -753,20 +805,8 @@ def _load_named(
         except DownloadError as error:
             failures.append(error)
             if all(_is_unreachable(exc) for _, exc in getattr(error, "attempts", [("", error)])):
-                break  # no mirror answers at all: the other files would only wait for the same timeouts
-    if failures:
-        attempts = [attempt for error in failures for attempt in getattr(error, "attempts", [])]
-        errors_text = "\n".join(str(error) for error in failures)
-        if attempts and all(_is_unreachable(error) for _, error in attempts):
-            raise DatasetNotFoundError(
-                f"dataset {spec.name!r} not found, and no mirror could be reached (offline?). Looked in:\n"
-                f"{looked_text}\n{errors_text}\nTo get it:\n{how_text}"
-            )
-        raise DownloadError(f"dataset {spec.name!r}: download failed.\n{errors_text}\nTo get it by hand:\n{how_text}")
-    paths = {idx_file.role: cache / idx_file.filename for idx_file in spec.files}
-    dataset = _load_named_files(spec, paths, f"{cache} (user cache)", **load)
-    dataset.source += f"; downloaded from {', '.join(mirrors)}"
-    return dataset
+                break
+    return failures
 
 
 def _parse_mirrors(value: str | Sequence[str]) -> tuple[str, ...]:
