@@ -33,7 +33,7 @@ import html
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -310,58 +310,104 @@ def build_report(
         probs = np.exp(probs)
     if probs.shape[1] == 1:  # one sigmoid output: P(class 1)
         probs = np.concatenate([1 - probs, probs], axis=1)
-    pred = probs.argmax(axis=1)
-    acc = float(np.mean(pred == y_test))
-    report = Report(title, [*summary, ("test accuracy", f"{acc:.4f} ({int(np.sum(pred == y_test))} of {y_test.size})")])
-    layer_names = {f"{i}.{k}": layer.describe() for i, layer in enumerate(model.layers) for k in layer.params}
+    run = _Run(model, y_test, names, probs, probs.argmax(axis=1), history, images, gradcheck_report, tuple(findings))
+    hits = int(np.sum(run.pred == y_test))
+    report = Report(title, [*summary, ("test accuracy", f"{hits / y_test.size:.4f} ({hits} of {y_test.size})")])
+    for section in SECTIONS:
+        built = section(run)
+        if built is not None:
+            report.sections.append(built)
+    return report
 
-    if history is not None and len(history):
-        report.sections.append(Section(
-            "Loss and accuracy", loss_accuracy_figure(history),
-            note="Training values are running means over each epoch's batches (dropout on); validation values "
-                 "are measured at the epoch's end.", alt="loss and accuracy curves"))
-    else:
-        report.sections.append(Section("Loss and accuracy", note="This model file holds no training history."))
 
-    cm = confusion_matrix(y_test, pred, len(names))
-    report.sections.append(Section("Confusion matrix", confusion_figure(cm, names),
-                                   note="Rows are the true class, columns the predicted class.", alt="confusion matrix"))
+@dataclass(frozen=True)
+class _Run:
+    """What the report's sections are drawn from: the model, its test predictions and the run's records.
 
-    image_shape = None if images is None else tuple(images.shape[1:])
-    if images is not None and len(image_shape) == 2:
-        png, n_wrong = misclassified_figure(images, y_test, probs, names)
-        report.sections.append(Section(
-            "Worst-misclassified test images", png, alt="worst-misclassified test images",
-            note=f"{n_wrong} of {y_test.size} test samples are misclassified; shown are the ones given the "
-                 "highest probability for the wrong class, titled true -> predicted (probability)."))
-    else:
-        report.sections.append(Section("Worst-misclassified test images", note="The inputs are not images."))
+    probs : (n, k) predicted probabilities, pred : (n,) their argmax, y_test : (n,) true labels;
+    images : (n, h, w) raw test images or None.
+    """
 
-    first = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
-    if first is not None and image_shape is not None and len(image_shape) == 2 and first.n_in == int(np.prod(image_shape)):
-        report.sections.append(Section(
-            "First layer's weights", first_layer_figure(np.asarray(first.params["W"], dtype=float), image_shape),
-            alt="first layer weights as images",
-            note="Each tile is one hidden unit's incoming weights W[:, j] laid out as the input image "
-                 "(red positive, blue negative, each tile on its own symmetric scale)."))
-    else:
-        report.sections.append(Section("First layer's weights", note="The inputs are not images."))
+    model: Sequential
+    y_test: np.ndarray
+    names: list[str]
+    probs: np.ndarray
+    pred: np.ndarray
+    history: History | None
+    images: np.ndarray | None
+    gradcheck_report: GradcheckReport | None
+    findings: tuple[Any, ...]
 
-    png = grad_norm_figure(history, layer_names) if history is not None else None
-    report.sections.append(Section(
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        return None if self.images is None else tuple(self.images.shape[1:])
+
+
+def _loss_section(run: _Run) -> Section:
+    if run.history is None or not len(run.history):
+        return Section("Loss and accuracy", note="This model file holds no training history.")
+    return Section(
+        "Loss and accuracy", loss_accuracy_figure(run.history),
+        note="Training values are running means over each epoch's batches (dropout on); validation values "
+             "are measured at the epoch's end.", alt="loss and accuracy curves")
+
+
+def _confusion_section(run: _Run) -> Section:
+    cm = confusion_matrix(run.y_test, run.pred, len(run.names))
+    return Section("Confusion matrix", confusion_figure(cm, run.names),
+                   note="Rows are the true class, columns the predicted class.", alt="confusion matrix")
+
+
+def _misclassified_section(run: _Run) -> Section:
+    if run.images is None or len(run.image_shape) != 2:
+        return Section("Worst-misclassified test images", note="The inputs are not images.")
+    png, n_wrong = misclassified_figure(run.images, run.y_test, run.probs, run.names)
+    return Section(
+        "Worst-misclassified test images", png, alt="worst-misclassified test images",
+        note=f"{n_wrong} of {run.y_test.size} test samples are misclassified; shown are the ones given the "
+             "highest probability for the wrong class, titled true -> predicted (probability).")
+
+
+def _first_layer_section(run: _Run) -> Section:
+    first = next((layer for layer in run.model.layers if isinstance(layer, Dense)), None)
+    shape = run.image_shape
+    if first is None or shape is None or len(shape) != 2 or first.n_in != int(np.prod(shape)):
+        return Section("First layer's weights", note="The inputs are not images.")
+    return Section(
+        "First layer's weights", first_layer_figure(np.asarray(first.params["W"], dtype=float), shape),
+        alt="first layer weights as images",
+        note="Each tile is one hidden unit's incoming weights W[:, j] laid out as the input image "
+             "(red positive, blue negative, each tile on its own symmetric scale).")
+
+
+def _grad_norm_section(run: _Run) -> Section:
+    layer_names = {f"{i}.{k}": layer.describe() for i, layer in enumerate(run.model.layers) for k in layer.params}
+    png = grad_norm_figure(run.history, layer_names) if run.history is not None else None
+    return Section(
         "Gradient norms by layer", png, alt="gradient norms by layer",
         note="Per-epoch mean of ||dJ/dp|| (L2 term included), sampled every few steps; weights solid, biases dashed."
         if png is not None else "This run's history holds no gradient norms (they are recorded by glassnet train, "
-        "or by glassnet.train.callbacks.grad_norms.GradientNorms as a fit callback)."))
+        "or by glassnet.train.callbacks.grad_norms.GradientNorms as a fit callback).")
 
-    if gradcheck_report is not None:
-        report.sections.append(Section(
-            "Gradient check", html=gradcheck_table_html(gradcheck_report),
-            note=f"The trained model's backward against fourth-order central differences on "
-                 f"{gradcheck_report.subject or 'a batch of test data'}."))
-    findings_html = ("<p>No problems found.</p>" if not findings else
-                     "<ul>" + "".join(f"<li><pre>{html.escape(str(f))}</pre></li>" for f in findings) + "</ul>")
-    report.sections.append(Section("Doctor", html=findings_html,
-                                   note="Collapse, dead or saturated units, plateaus and overfitting, "
-                                        "judged on the test set and the history."))
-    return report
+
+def _gradcheck_section(run: _Run) -> Section | None:
+    if run.gradcheck_report is None:
+        return None
+    return Section(
+        "Gradient check", html=gradcheck_table_html(run.gradcheck_report),
+        note=f"The trained model's backward against fourth-order central differences on "
+             f"{run.gradcheck_report.subject or 'a batch of test data'}.")
+
+
+def _doctor_section(run: _Run) -> Section:
+    findings_html = ("<p>No problems found.</p>" if not run.findings else
+                     "<ul>" + "".join(f"<li><pre>{html.escape(str(f))}</pre></li>" for f in run.findings) + "</ul>")
+    return Section("Doctor", html=findings_html,
+                   note="Collapse, dead or saturated units, plateaus and overfitting, judged on the test set and the history.")
+
+
+#: the report's sections in page order; each draws one Section (or None to leave it out) from the run.
+SECTIONS: tuple[Callable[[_Run], Section | None], ...] = (
+    _loss_section, _confusion_section, _misclassified_section, _first_layer_section,
+    _grad_norm_section, _gradcheck_section, _doctor_section,
+)
