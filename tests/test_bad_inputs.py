@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 import tempfile
 import zipfile
@@ -52,6 +53,9 @@ from glassnet.nn.model import mlp
 from glassnet.optim.optimizers import SGD, Adam, get_optimizer
 from glassnet.io.serialize import load_model, save_model
 from glassnet.train.loop import EarlyStopping, fit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hostile  # noqa: E402  (tests/hostile.py: the crafted files of issue 14)
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md"
 CLI = "exit 2"  # the expected "error" of a command-line case
@@ -147,6 +151,18 @@ def make_workspace(root: Path) -> Path:
 
     # user modules for gradcheck --module
     (root / "nothing.py").write_text("width = 3\n")
+
+    # hostile files (issue 14), small versions of the reported ones
+    hostile.overlapping_zip_bomb(root / "bomb.npz", n_members=24, inner_bytes=2**16)
+    hostile.metadata_of_empty_lists(root / "lists.npz", n_lists=300_000)
+    hostile.metadata_of_identity_layers(root / "layers.npz", n_layers=1_000)
+    hostile.nonfinite_model(root / "nan-weight.npz", float("nan"))
+    hostile.nonfinite_model(root / "inf-weight.npz", float("inf"))
+    hostile.gzip_idx_with_trailing_zeros(root / "trailing-zeros.idx.gz", trailing_bytes=2**26, member_bytes=2**24)
+    hostile.empty_npy(root / "empty.npy")
+    if hasattr(os, "mkfifo"):
+        hostile.fifo_symlink(root / "fifo.npz")
+        os.symlink("fifo.npz.fifo", root / "fifo.npy")
     return root
 
 
@@ -332,7 +348,18 @@ CASES: list[Case] = [
     # --- model files
     Case(LOAD, "a file that does not exist", lambda w: load_model(w / "missing.npz"), FileNotFoundError,
          "No such file or directory"),
-    Case(LOAD, "a folder", lambda w: load_model(w), IsADirectoryError, "Is a directory"),
+    Case(LOAD, "a folder", lambda w: load_model(w), FileFormatError, "DIR: not a regular file: it is a directory"),
+    Case(LOAD, "a symbolic link to a FIFO that nobody writes", lambda w: load_model(w / "fifo.npz"), FileFormatError,
+         "fifo.npz: not a regular file: it is a FIFO (named pipe)"),
+    Case(LOAD, "24 stored members nested inside each other (an overlapping-member zip bomb), valid digests",
+         lambda w: load_model(w / "bomb.npz"), FileFormatError,
+         "bomb.npz: member 'bomb/0000.npy' overlaps member 'bomb/0001.npy'"),
+    Case(LOAD, "metadata holding 300,000 empty lists, valid digests", lambda w: load_model(w / "lists.npz"),
+         FileFormatError, "JSON values; glassnet metadata holds at most 200000"),
+    Case(LOAD, "metadata listing 1,003 layers, valid digests", lambda w: load_model(w / "layers.npz"),
+         FileFormatError, "the model lists 1003 layers; a glassnet model file holds at most 1000"),
+    Case(LOAD, "a NaN in `0.W`, valid digests", lambda w: load_model(w / "nan-weight.npz"), FileFormatError,
+         "nan-weight.npz: parameter '0.W' holds 1 NaN of 512 values (first at (1, 2))"),
     Case(LOAD, "the first half of a model file", lambda w: load_model(w / "truncated.npz"), FileFormatError,
          "truncated.npz: not a readable glassnet file; it is corrupt or truncated"),
     Case(LOAD, "one byte flipped", lambda w: load_model(w / "flipped-byte.npz"), FileFormatError,
@@ -384,6 +411,10 @@ CASES: list[Case] = [
          "2 trailing byte(s) after the 24 bytes of data"),
     Case(IDX, "a gzip stream cut short", lambda w: read_idx(w / "truncated-gz.idx.gz"), FileFormatError,
          "corrupt gzip stream"),
+    Case(IDX, "an 8-byte array, then 64 MiB of zeros in concatenated gzip members",
+         lambda w: read_idx(w / "trailing-zeros.idx.gz"), FileFormatError,
+         "more than 65536 trailing byte(s) after the 0 bytes of data"),
+    Case(IDX, "a folder", lambda w: read_idx(w), FileFormatError, "DIR: not a regular file: it is a directory"),
     Case(IDX, "an empty file", lambda w: read_idx(w / "empty.idx"), FileFormatError,
          "expected a 4-byte magic number, found only 0 byte(s)"),
     # --- the command line: glassnet train
@@ -446,7 +477,7 @@ CASES: list[Case] = [
     Case(PRED, "an input with a NaN", cli("predict", "W/model.npz", "W/nan.npy"), CLI,
          "features contain NaN or inf in 1 row(s), first rows: [1]"),
     Case(PRED, "a pickled object array as input", cli("predict", "W/model.npz", "W/objects.npy"), CLI,
-         "Object arrays cannot be loaded when allow_pickle=False"),
+         "objects.npy: the array holds pickled Python objects; glassnet never unpickles"),
     Case(PRED, "an input file that does not exist", cli("predict", "W/model.npz", "W/missing.npy"), CLI,
          "missing.npy does not exist"),
     Case(PRED, "an input of unknown type", cli("predict", "W/model.npz", "W/inputs.txt"), CLI,
@@ -455,6 +486,18 @@ CASES: list[Case] = [
          "corrupt gzip stream"),
     Case(PRED, "a truncated model file", cli("predict", "W/truncated.npz", "W/wide.npy"), CLI,
          "truncated.npz: not a readable glassnet file; it is corrupt or truncated"),
+    Case(PRED, "an empty .npy file", cli("predict", "W/model.npz", "W/empty.npy"), CLI,
+         "empty.npy: the file is empty, not a .npy array"),
+    Case(PRED, "a .npy input that is a symbolic link to a FIFO", cli("predict", "W/model.npz", "W/fifo.npy"), CLI,
+         "fifo.npy: not a regular file: it is a FIFO (named pipe)"),
+    Case("glassnet evaluate", "a model whose `0.W` holds a NaN", cli("evaluate", "W/nan-weight.npz"), CLI,
+         "parameter '0.W' holds 1 NaN of 512 values"),
+    Case("glassnet info", "a model whose `0.W` holds an inf", cli("info", "W/inf-weight.npz"), CLI,
+         "(to inspect it anyway: glassnet info --allow-nonfinite"),
+    Case("glassnet info", "a symbolic link to a FIFO that nobody writes", cli("info", "W/fifo.npz"), CLI,
+         "fifo.npz: not a regular file: it is a FIFO (named pipe)"),
+    Case("glassnet info", "an overlapping-member zip bomb", cli("info", "W/bomb.npz"), CLI,
+         "overlaps member 'bomb/0001.npy' (its data runs to byte"),
     Case("glassnet info", "a model file that does not exist", cli("info", "W/missing.npz"), CLI,
          "missing.npz: No such file or directory"),
     Case("glassnet info", "a model with a changed weight", cli("info", "W/changed-weight.npz"), CLI,
@@ -559,7 +602,8 @@ How errors are reported:
   `ShapeError` (unusable data, `ValueError`), `ConfigError` (a bad option, `ValueError`),
   `FileFormatError` (a damaged or foreign file, `ValueError`), `DatasetNotFoundError`
   (`FileNotFoundError`).  A path that cannot be opened at all raises the usual built-in `OSError`
-  (`FileNotFoundError`, `IsADirectoryError`, ...), as `open()` would.
+  (`FileNotFoundError`, `PermissionError`, ...), as `open()` would; a path that is not a regular
+  file (a directory, a FIFO, a device) is a `FileFormatError`, raised without blocking.
 * **Command line.** Any of these prints exactly one line, `glassnet: error: <message>`, to stderr
   and exits with status 2 (the table shows the message after the prefix); `--debug` shows the
   traceback instead.  The one longer message is a named dataset that is neither on disk nor

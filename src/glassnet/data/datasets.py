@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import ConfigError, DataError, DatasetNotFoundError, DownloadError, FileFormatError
+from glassnet.core.files import open_regular
 from glassnet.data.splits import train_test_split_stratified
 from glassnet.data.idx import idx_bytes, read_idx
 
@@ -290,7 +291,7 @@ def _hexdigests(data: bytes, algorithms: Iterable[str]) -> set[str]:
 
 def _file_digests(path: Path, algorithms: Iterable[str]) -> set[str]:
     hashers = [hashlib.new(name) for name in algorithms]
-    with open(path, "rb") as stream:
+    with open_regular(path) as stream:
         while chunk := stream.read(1 << 20):
             for hasher in hashers:
                 hasher.update(chunk)

@@ -24,6 +24,12 @@ unknown type code, short header, too few or too many data bytes, a corrupt or
 truncated gzip stream) raises :class:`~glassnet.errors.FileFormatError` naming
 the file and saying what is wrong.  It never allocates more memory than the
 file actually holds, so a header claiming a 2**32 x 2**32 array costs nothing.
+It decompresses only what the header declares plus at most
+``TRAILING_PEEK`` bytes: data after the array is refused without reading it
+all (8 GiB of zeros after an 8-byte array, in an 8 MiB file of concatenated
+gzip members, once took 12 s to count), and a gzip file of more than
+``MAX_GZIP_MEMBERS`` concatenated members is refused.  A path that is not a
+regular file (a FIFO, a device, a directory) is refused without blocking.
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from typing import BinaryIO, Union
 
 import numpy as np
 
+from glassnet.core.files import open_regular
 from glassnet.errors import DataError, FileFormatError
 
-__all__ = ["IDX_DTYPES", "read_idx", "write_idx", "idx_bytes", "is_gzip"]
+__all__ = ["IDX_DTYPES", "read_idx", "write_idx", "idx_bytes", "is_gzip", "TRAILING_PEEK", "MAX_GZIP_MEMBERS"]
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -58,6 +65,10 @@ IDX_DTYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_DIM = 2**31 - 1  # the IDX spec stores dims as 32-bit integers; real files stay far below
 _CHUNK = 1 << 20
+#: bytes read past the declared data to report trailing data (its exact size when it is smaller)
+TRAILING_PEEK = 1 << 16
+#: most concatenated gzip members accepted (an IDX file written by glassnet or found in the wild has one)
+MAX_GZIP_MEMBERS = 64
 
 
 def _codes_text() -> str:
@@ -100,12 +111,55 @@ def _read_payload(stream: BinaryIO, n_bytes: int) -> bytearray:
     return buffer
 
 
-def _count_rest(stream: BinaryIO) -> int:
-    """Count (and discard) the bytes left in ``stream``, chunk by chunk."""
-    count = 0
-    while part := stream.read(_CHUNK):
-        count += len(part)
-    return count
+class _Gunzip:
+    """A gzip stream (one member or several concatenated), decompressed only as far as it is read.
+
+    ``read(n)`` returns at most ``n`` bytes and decompresses no more than
+    that (``zlib``'s ``max_length``), so a reader that stops early never pays
+    for the rest.  Each member's CRC and length are checked by zlib when its
+    end is reached; zero bytes between members are skipped, as ``gzip`` does;
+    more than ``MAX_GZIP_MEMBERS`` members raise :class:`FileFormatError`.
+    A stream that ends inside a member raises ``EOFError``, garbage
+    ``zlib.error``.
+    """
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        self.raw, self.name = raw, name
+        self.members = 1
+        self._inflate = zlib.decompressobj(31)  # 16 + 15: gzip header and trailer, 32 KiB window
+        self._input = b""
+
+    def _refill(self) -> bool:
+        if not self._input:
+            self._input = self.raw.read(_CHUNK)
+        return bool(self._input)
+
+    def read(self, size: int) -> bytes:
+        parts, got = [], 0
+        while got < size:
+            if self._inflate.eof:
+                self._input = self._inflate.unused_data + self._input
+                self._input = self._input.lstrip(b"\x00")
+                while not self._input and self._refill():
+                    self._input = self._input.lstrip(b"\x00")
+                if not self._input:
+                    break  # the end of the last member
+                self.members += 1
+                if self.members > MAX_GZIP_MEMBERS:
+                    raise FileFormatError(
+                        f"{self.name}: more than {MAX_GZIP_MEMBERS} concatenated gzip members; an IDX file has one"
+                    )
+                self._inflate = zlib.decompressobj(31)
+            if self._inflate.unconsumed_tail:
+                data = self._inflate.unconsumed_tail
+            elif self._refill():
+                data, self._input = self._input, b""
+            else:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+            chunk = self._inflate.decompress(data, size - got)
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
 
 
 def _parse(stream: BinaryIO, name: str, raw_size: int | None) -> np.ndarray:
@@ -163,9 +217,10 @@ def _parse(stream: BinaryIO, name: str, raw_size: int | None) -> np.ndarray:
             f"(header says {dtype.name} array of shape {shape_text})"
         )
     if len(payload) > n_bytes:
-        extra = len(payload) - n_bytes + _count_rest(stream)
+        extra = len(payload) - n_bytes + len(_read_exactly(stream, TRAILING_PEEK))
+        amount = f"more than {TRAILING_PEEK}" if extra > TRAILING_PEEK else str(extra)
         raise FileFormatError(
-            f"{name}: {extra} trailing byte(s) after the {n_bytes} bytes of data "
+            f"{name}: {amount} trailing byte(s) after the {n_bytes} bytes of data "
             f"that the header describes ({dtype.name} array of shape {shape_text})"
         )
     values = np.frombuffer(payload, dtype=dtype).reshape(dims)
@@ -193,14 +248,26 @@ def _read_stream(raw: BinaryIO, name: str) -> np.ndarray:
     if not is_gzip(head):
         return _parse(raw, name, _size_of(raw))
     try:
-        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            return _parse(unzipped, name, None)
+        return _parse(_Gunzip(raw, name), name, None)
     except FileFormatError:
         raise
     except EOFError as err:  # gzip stream ends before its end-of-stream marker
         raise FileFormatError(f"{name}: corrupt gzip stream: truncated ({err})") from err
-    except (OSError, zlib.error) as err:  # gzip.BadGzipFile (bad CRC, bad header) is an OSError
-        raise FileFormatError(f"{name}: corrupt gzip stream: {err}") from err
+    except (OSError, zlib.error) as err:  # a bad header, a bad CRC or length, a broken deflate stream
+        raise FileFormatError(f"{name}: corrupt gzip stream: {_ZLIB_WORDS.get(_zlib_reason(err), err)}") from err
+
+
+#: zlib's reasons, in the words gzip users know
+_ZLIB_WORDS = {
+    "incorrect data check": "CRC check failed",
+    "incorrect length check": "length check failed (the ISIZE field does not match)",
+    "incorrect header check": "not a gzip member where one should start",
+}
+
+
+def _zlib_reason(err: BaseException) -> str:
+    """``"incorrect data check"`` from ``"Error -3 while decompressing data: incorrect data check"``."""
+    return str(err).rsplit(": ", 1)[-1]
 
 
 def read_idx(path_or_fileobj: PathOrFile) -> np.ndarray:
@@ -214,11 +281,12 @@ def read_idx(path_or_fileobj: PathOrFile) -> np.ndarray:
     Raises :class:`FileFormatError` (and nothing else for bad content) when
     the file is not a valid IDX file; the message names the file and the fault,
     e.g. ``truncated: expected 7840000 bytes of data, found 7839000``.  A path
-    that cannot be opened at all raises the usual OSError (FileNotFoundError, ...).
+    that cannot be opened at all raises the usual OSError (FileNotFoundError, ...);
+    one that is not a regular file raises FileFormatError at once.
     """
     if isinstance(path_or_fileobj, (str, os.PathLike)):
         path = Path(path_or_fileobj)
-        with open(path, "rb") as raw:
+        with open_regular(path) as raw:
             return _read_stream(raw, str(path))
     name = str(getattr(path_or_fileobj, "name", "<file object>"))
     return _read_stream(path_or_fileobj, name)

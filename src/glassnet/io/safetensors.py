@@ -67,7 +67,9 @@ import numpy as np
 
 from glassnet import __version__
 from glassnet.errors import ConfigError, FileFormatError
+from glassnet.core.files import open_regular
 from glassnet.io.serialize import (
+    model_arrays,
     _NAME_RE,
     MAX_META_BYTES,
     MODEL_FORMAT,
@@ -111,7 +113,7 @@ _MODEL_KEYS = {"glassnet_format", "glassnet_format_version", "glassnet_version",
 
 def is_safetensors(path: str | os.PathLike) -> bool:
     """True when the file starts like a safetensors file: an 8-byte length, then ``{``."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO or a device is refused here, without blocking
         start = f.read(9)
     return len(start) == 9 and start[8:9] == b"{" and struct.unpack("<Q", start[:8])[0] > 0
 
@@ -155,7 +157,7 @@ def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], di
     """
     label = os.fspath(path)
     try:
-        with open(label, "rb") as f:
+        with open_regular(label) as f:
             return _read(f, os.fstat(f.fileno()).st_size)
     except _Refused as exc:
         raise FileFormatError(f"{label}: {exc}") from None
@@ -222,7 +224,7 @@ def save_model_safetensors(path: str | os.PathLike, model: Sequential, *, meta: 
     header = model_header(model, meta)
     user_meta = _to_json(header["meta"], "meta")
     preprocessing = user_meta.pop("preprocessing", None)
-    arrays = {name: np.ascontiguousarray(a) for name, a in model.params().items()}
+    arrays = {name: np.ascontiguousarray(a) for name, a in model_arrays(model).items()}
     for name in arrays:
         if not _NAME_RE.match(name):
             raise ConfigError(f"parameter name {name!r} cannot be stored")
@@ -244,17 +246,21 @@ def save_model_safetensors(path: str | os.PathLike, model: Sequential, *, meta: 
     write_safetensors(path, arrays, metadata)
 
 
-def load_model_safetensors(path: str | os.PathLike) -> Sequential:
-    """Load a model written by :func:`save_model_safetensors`; FileFormatError (message starting with ``path``) otherwise."""
+def load_model_safetensors(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Sequential:
+    """Load a model written by :func:`save_model_safetensors`; FileFormatError (message starting with ``path``) otherwise.
+
+    NaN or infinite weights are refused unless ``allow_nonfinite`` (as :func:`~glassnet.io.serialize.load_model`).
+    """
     label = os.fspath(path)
     arrays, metadata = read_safetensors(label)
     try:
-        return _model_from_metadata(arrays, metadata)
+        return _model_from_metadata(arrays, metadata, allow_nonfinite=allow_nonfinite)
     except _Refused as exc:
         raise FileFormatError(f"{label}: {exc}") from None
 
 
-def _model_from_metadata(arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> Sequential:
+def _model_from_metadata(arrays: dict[str, np.ndarray], metadata: dict[str, str], *,
+                         allow_nonfinite: bool = False) -> Sequential:
     if metadata.get("glassnet_format") != MODEL_FORMAT:
         raise _Refused("a safetensors file without glassnet's metadata (it names no architecture, so glassnet "
                        "cannot rebuild a model from it)")
@@ -270,14 +276,15 @@ def _model_from_metadata(arrays: dict[str, np.ndarray], metadata: dict[str, str]
     for name, array in arrays.items():
         if not _NAME_RE.match(name):
             raise _Refused(f"bad tensor name {name!r}")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
+        if not allow_nonfinite and array.dtype.kind == "f" and not np.isfinite(array).all():
             raise _Refused(f"tensor {name!r} holds NaN or infinity")
     layers, preprocessing, user_meta = (_json(metadata, key) for key in ("architecture", "preprocessing", "meta"))
     if not isinstance(user_meta, dict):
         raise _Refused(f"'meta' must be a JSON object, got {type(user_meta).__name__}")
     if preprocessing is not None:
         user_meta["preprocessing"] = preprocessing
-    return _model_from({"dtype": metadata["dtype"], "layers": layers, "meta": user_meta}, arrays)
+    return _model_from({"dtype": metadata["dtype"], "layers": layers, "meta": user_meta}, arrays,
+                       allow_nonfinite=allow_nonfinite)
 
 
 def _json(metadata: dict[str, str], key: str) -> Any:

@@ -37,19 +37,41 @@ no NaN or infinity, no duplicate keys.
 
 Reading trusts nothing
 ----------------------
-:func:`load_arrays` opens the file once, checks the zip magic number, hands it
-to ``np.load(f, allow_pickle=False)``, and then, before reading any array
-data, checks: every member is stored uncompressed with a size that fits in
-the file, the metadata parses, names this ``kind`` and a version this glassnet
-reads, and matches its own digest ``meta_sha256`` (so an edited architecture,
-dtype or preprocessing statistic is refused, not silently loaded), the set of members is exactly the set the metadata lists, and
-each ``.npy`` header has the listed dtype and shape and exactly the listed
-number of data bytes.  Object (pickled) arrays are refused by their header,
-so their bytes are never unpickled.  Finally the zip CRC of every member and
-the sha256 over all arrays must match.  Any failure is a
-:class:`~glassnet.errors.FileFormatError` whose message starts with the path;
-nothing is returned half-loaded.  A missing or unreadable file is the usual
-``OSError``.
+:func:`load_arrays` opens only a regular file (a FIFO, device or directory is
+refused at once, see :mod:`glassnet.core.files`), checks the zip magic
+number, and reads the zip's end record itself before handing the file to
+:mod:`zipfile`: a central directory over ``MAX_CENTRAL_DIRECTORY`` bytes
+(more than ``MAX_MEMBERS`` members) is refused before Python builds an object
+per entry.  Then, before reading any array data, it checks:
+
+* every member is stored uncompressed (compression ratio exactly 1) and the
+  members *do not overlap*: sorted by position, each local header and its
+  data end before the next member starts and before the central directory
+  (an "overlapping-member zip bomb" lists the same bytes many times over);
+* the metadata member is at most ``MAX_META_BYTES`` long and holds at most
+  ``MAX_META_ELEMENTS`` JSON values nested at most ``MAX_META_DEPTH`` deep
+  (estimated on the raw bytes before ``json`` builds anything, counted exactly after);
+* the metadata parses, names this ``kind`` and a version this glassnet
+  reads, and matches its own digest ``meta_sha256`` (so an edited
+  architecture, dtype or preprocessing statistic is refused, not silently
+  loaded);
+* the set of members is exactly the set the metadata lists, and the sum of
+  the arrays' declared sizes is at most the file's size;
+* each ``.npy`` header has the listed dtype and shape and exactly the listed
+  number of data bytes.  Object (pickled) arrays are refused by their
+  header, so their bytes are never unpickled.
+
+Finally the zip CRC of every member and the sha256 over all arrays must
+match.  So reading a file costs at most about its own size in memory, plus
+the metadata's Python objects (bounded by ``MAX_META_ELEMENTS``).  Any
+failure is a :class:`~glassnet.errors.FileFormatError` whose message starts
+with the path; nothing is returned half-loaded.  A missing or unreadable
+file is the usual ``OSError``.
+
+:func:`load_model` further refuses more than ``MAX_LAYERS`` layers, and
+parameters holding NaN or infinity (naming the tensor) unless
+``allow_nonfinite=True`` (for inspecting a broken file:
+``glassnet info --allow-nonfinite``).
 
 Writes are atomic
 -----------------
@@ -79,6 +101,7 @@ from numpy.lib import format as npy_format
 
 from glassnet import __version__
 from glassnet.core.activations import ACTIVATIONS
+from glassnet.core.files import open_regular
 from glassnet.errors import ConfigError, FileFormatError, GlassnetError
 from glassnet.nn.layers import LAYERS, Activation, Dense, Layer, layer_from_config
 from glassnet.nn.model import Sequential
@@ -87,6 +110,11 @@ __all__ = [
     "FORMAT_VERSION",
     "MODEL_FORMAT",
     "MAX_META_BYTES",
+    "MAX_META_ELEMENTS",
+    "MAX_META_DEPTH",
+    "MAX_MEMBERS",
+    "MAX_LAYERS",
+    "load_npy",
     "atomic_open",
     "atomic_write",
     "atomic_write_text",
@@ -97,6 +125,9 @@ __all__ = [
     "save_model",
     "load_model",
     "model_header",
+    "model_arrays",
+    "set_model_arrays",
+    "nonfinite_summary",
 ]
 
 #: version of the archive layout written by this glassnet; files with a larger number are refused.
@@ -104,10 +135,28 @@ FORMAT_VERSION = 2  # 2: the metadata carries a digest of itself ("meta_sha256")
 #: ``kind`` of a saved model file.
 MODEL_FORMAT = "glassnet-model"
 #: largest JSON metadata accepted (a corrupt size field must not make the reader allocate gigabytes).
-MAX_META_BYTES = 64 * 2**20
+MAX_META_BYTES = 16 * 2**20
+#: most JSON values (numbers, strings, lists, objects, ...) in the metadata: 22 million empty lists in
+#: 63 MiB once cost 1.7 GiB of Python objects.  A model's metadata (784 scaling statistics, a history of
+#: a few hundred epochs) holds a few thousand.
+MAX_META_ELEMENTS = 200_000
+#: deepest nesting of JSON lists and objects in the metadata (glassnet writes at most 5 levels).
+MAX_META_DEPTH = 32
+#: most members (arrays) in an archive; a checkpoint of a 100-layer network with Adam holds about 1,000.
+MAX_MEMBERS = 10_000
+#: largest zip central directory read (zipfile builds one Python object per entry before anything is checked).
+MAX_CENTRAL_DIRECTORY = 2**20
+#: most layers in a model file.
+MAX_LAYERS = 1_000
 
 _META = "__meta__"
+_CHUNK = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # signature ... file name length, extra field length
+_END_RECORD = struct.Struct("<4s4H2LH")  # signature, disks, entries here, entries, cd size, cd offset, comment
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
+
 #: array names: "/"-separated segments of letters, digits, "_", ".", "-", none starting with "." or "-".
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*\Z")
 _SHA_RE = re.compile(r"[0-9a-f]{64}\Z")
@@ -366,6 +415,12 @@ def _encode(
     blob = json.dumps(header, indent=1, allow_nan=False).encode("ascii")
     if len(blob) > MAX_META_BYTES:
         raise ConfigError(f"metadata is {len(blob)} bytes as JSON; the limit is {MAX_META_BYTES}")
+    count, depth = _json_shape(header)
+    if count > MAX_META_ELEMENTS or depth > MAX_META_DEPTH or len(members) > MAX_MEMBERS:
+        raise ConfigError(
+            f"this file could not be read back: its metadata holds {count} JSON values nested {depth} deep and "
+            f"{len(members)} arrays (the limits are {MAX_META_ELEMENTS}, {MAX_META_DEPTH} and {MAX_MEMBERS})"
+        )
     return blob, members
 
 
@@ -389,10 +444,11 @@ def load_arrays(
     ``meta`` is what was saved (after JSON conversion), without the reserved
     keys.  A file of another kind, of a format version above ``version``, or
     failing any check of the module docstring raises :class:`FileFormatError`
-    with a message that starts with ``path``.
+    with a message that starts with ``path`` (so does a path that is not a
+    regular file: a FIFO, a device, a directory).
     """
     label = os.fspath(path)
-    with open(label, "rb") as f:
+    with open_regular(label) as f:
         try:
             return _read_archive(f, kind, version)
         except _Refused as exc:
@@ -412,10 +468,12 @@ def _read_archive(f: BinaryIO, kind: str, version: int) -> tuple[dict[str, np.nd
     magic = f.read(len(_ZIP_MAGIC))
     if magic != _ZIP_MAGIC:
         raise _Refused(_describe_foreign(magic))
+    _check_central_directory_size(f, file_size)
     f.seek(0)
-    with np.load(f, allow_pickle=False) as npz:
-        archive = npz.zip
+    with zipfile.ZipFile(f) as archive:
         infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise _Refused(f"the archive has {len(infos)} members; glassnet files hold at most {MAX_MEMBERS}")
         names = [info.filename for info in infos]
         if len(set(names)) != len(names):
             raise _Refused("the archive lists a member twice")
@@ -431,17 +489,24 @@ def _read_archive(f: BinaryIO, kind: str, version: int) -> tuple[dict[str, np.nd
             if info.file_size > file_size:
                 raise _Refused(f"member {info.filename!r} claims {info.file_size} bytes, more than the whole file")
             members[info.filename[: -len(".npy")]] = info
+        _check_no_overlap(f, infos, archive.start_dir)
         if _META not in members:
             raise _Refused(f"no {_META} member: not a {kind!r} file")
         if members[_META].file_size > MAX_META_BYTES + 4096:
-            raise _Refused(f"the metadata member is {members[_META].file_size} bytes, over the limit")
-        meta_bytes = _read_npy(archive, members[_META], _META, _DTYPES["uint8"], None)
-        header = _parse_header(meta_bytes.tobytes())
+            raise _Refused(
+                f"the metadata member is {members[_META].file_size} bytes, over the limit of {MAX_META_BYTES}"
+            )
+        header = _parse_header(_read_meta(archive, members[_META]))
         spec = _check_header(header, kind, version)
         missing = sorted(set(spec) - set(members))
         extra = sorted(set(members) - set(spec) - {_META})
         if missing or extra:
             raise _Refused(f"arrays listed in the metadata but absent: {missing}; present but not listed: {extra}")
+        declared = sum(math.prod(shape) * dtype.itemsize for shape, dtype in spec.values())
+        if declared > file_size:
+            raise _Refused(
+                f"the metadata declares {declared} bytes of arrays, more than the whole file ({file_size} bytes)"
+            )
         arrays = {
             name: _read_npy(archive, members[name], name, dtype, shape) for name, (shape, dtype) in spec.items()
         }
@@ -449,6 +514,64 @@ def _read_archive(f: BinaryIO, kind: str, version: int) -> tuple[dict[str, np.nd
         raise _Refused("sha256 mismatch: the array data is not what was saved (the file was altered or damaged)")
     user = {key: value for key, value in header.items() if key not in _RESERVED}
     return arrays, user
+
+
+def _check_central_directory_size(f: BinaryIO, file_size: int) -> None:
+    """Refuse a central directory over ``MAX_CENTRAL_DIRECTORY`` bytes, reading only the zip's end record.
+
+    ``zipfile`` reads the whole central directory and makes one object per
+    entry before we see any of it; a file of a few megabytes can hold a
+    hundred thousand entries.  A missing or garbled end record is left to
+    ``zipfile``, which refuses it.
+    """
+    tail_size = min(file_size, _END_RECORD.size + 65535)  # the end record, then a comment of up to 64 KiB
+    f.seek(file_size - tail_size)
+    tail = f.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _END_RECORD.size > len(tail):
+        return
+    _, _, _, _, entries, cd_size, _, _ = _END_RECORD.unpack_from(tail, at)
+    if (entries == 0xFFFF or cd_size == 0xFFFFFFFF) and at >= _ZIP64_LOCATOR.size:
+        signature, _, record_offset, _ = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
+        if signature == b"PK\x06\x07" and record_offset + _ZIP64_END_RECORD.size <= file_size:
+            f.seek(record_offset)
+            record = f.read(_ZIP64_END_RECORD.size)
+            if record[:4] == b"PK\x06\x06":
+                fields = _ZIP64_END_RECORD.unpack(record)
+                entries, cd_size = fields[7], fields[8]
+    if cd_size > MAX_CENTRAL_DIRECTORY or entries > MAX_MEMBERS:
+        raise _Refused(
+            f"the zip directory lists {entries} members in {cd_size} bytes; glassnet files hold at most "
+            f"{MAX_MEMBERS} members in {MAX_CENTRAL_DIRECTORY} bytes"
+        )
+
+
+def _check_no_overlap(f: BinaryIO, infos: list[zipfile.ZipInfo], directory_start: int) -> None:
+    """Every member's local header and data must lie before the next member and the central directory.
+
+    An overlapping-member zip bomb points many directory entries into the
+    same bytes (one member's data holding the next members whole), so a
+    file of 8 MiB can declare gigabytes of valid arrays.  Reads 30 bytes
+    and a file name per member.
+    """
+    spans = []
+    for info in infos:
+        f.seek(info.header_offset)
+        raw = f.read(_LOCAL_HEADER.size)
+        if len(raw) < _LOCAL_HEADER.size or raw[:4] != _ZIP_MAGIC:
+            raise _Refused(f"member {info.filename!r}: no local header at offset {info.header_offset}")
+        fields = _LOCAL_HEADER.unpack(raw)
+        name_length, extra_length = fields[-2], fields[-1]
+        end = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        spans.append((info.header_offset, end, info.filename))
+    spans.sort()
+    for (start, end, name), (next_start, _, next_name) in zip(spans, spans[1:] + [(directory_start, 0, None)]):
+        if end > next_start:
+            what = f"member {next_name!r}" if next_name is not None else "the zip directory"
+            raise _Refused(
+                f"member {name!r} overlaps {what} (its data runs to byte {end}, past {next_start}): "
+                "an overlapping-member zip bomb, or a damaged file"
+            )
 
 
 def _describe_foreign(magic: bytes) -> str:
@@ -461,34 +584,53 @@ def _describe_foreign(magic: bytes) -> str:
     return f"not a glassnet file: expected a .npz zip archive starting with {_ZIP_MAGIC!r}, found {magic!r}"
 
 
+def _npy_header(fp: BinaryIO, name: str | None) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from a ``.npy`` header, refusing pickled objects and unknown versions.
+
+    ``name`` is the archive member's name for messages (None: a lone ``.npy`` file).
+    """
+    what = f"array {name!r}" if name is not None else "the array"
+    npy_version = npy_format.read_magic(fp)
+    if npy_version == (1, 0):
+        shape, fortran, dtype = npy_format.read_array_header_1_0(fp)
+    elif npy_version == (2, 0):
+        shape, fortran, dtype = npy_format.read_array_header_2_0(fp)
+    else:
+        raise _Refused(f"{what} uses .npy format version {npy_version}, which glassnet does not read")
+    if dtype.hasobject:
+        raise _Refused(f"{what} holds pickled Python objects; glassnet never unpickles")
+    return tuple(shape), fortran, dtype
+
+
+def _read_meta(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The bytes of the metadata member (a 1-D uint8 ``.npy``), read once, as ``bytes``."""
+    with archive.open(info) as fp:
+        shape, _, dtype = _npy_header(fp, _META)
+        if dtype != _DTYPES["uint8"] or len(shape) != 1:
+            raise _Refused(f"the metadata member is a {dtype} array of shape {shape}, expected a 1-D byte array")
+        if info.file_size - fp.tell() != shape[0]:
+            raise _Refused(f"the metadata member should have {shape[0]} data bytes, it holds {info.file_size - fp.tell()}")
+        raw = fp.read(shape[0])
+        if len(raw) != shape[0] or fp.read(1):  # reading to the end also makes zipfile check the CRC
+            raise _Refused("the metadata member is truncated")
+    return raw
+
+
 def _read_npy(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, dtype: np.dtype, shape: tuple[int, ...] | None
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, dtype: np.dtype, shape: tuple[int, ...]
 ) -> np.ndarray:
     """Read one ``.npy`` member after checking its header against ``dtype`` and ``shape``.
 
-    ``shape=None`` accepts any 1-D shape (the metadata member).  The data is
-    read only when the header agrees and the member holds exactly
+    The data is read only when the header agrees and the member holds exactly
     ``prod(shape) * itemsize`` bytes after it, so a lying header can neither
     unpickle anything nor make us allocate more than the file's size.
     """
     with archive.open(info) as fp:
-        npy_version = npy_format.read_magic(fp)
-        if npy_version == (1, 0):
-            got_shape, fortran, got_dtype = npy_format.read_array_header_1_0(fp)
-        elif npy_version == (2, 0):
-            got_shape, fortran, got_dtype = npy_format.read_array_header_2_0(fp)
-        else:
-            raise _Refused(f"array {name!r} uses .npy format version {npy_version}, which glassnet does not write")
-        if got_dtype.hasobject:
-            raise _Refused(f"array {name!r} holds pickled Python objects; glassnet never unpickles")
+        got_shape, fortran, got_dtype = _npy_header(fp, name)
         if got_dtype != dtype:
             raise _Refused(f"array {name!r} has dtype {got_dtype} in the file but {dtype.name} in the metadata")
-        if shape is None:
-            if len(got_shape) != 1:
-                raise _Refused(f"the metadata member has shape {got_shape}, expected a 1-D byte array")
-            shape = got_shape
-        if tuple(got_shape) != shape:
-            raise _Refused(f"array {name!r} has shape {tuple(got_shape)} in the file but {shape} in the metadata")
+        if got_shape != shape:
+            raise _Refused(f"array {name!r} has shape {got_shape} in the file but {shape} in the metadata")
         if fortran and len(shape) > 1:
             raise _Refused(f"array {name!r} is stored in Fortran order; glassnet writes C order")
         n_bytes = math.prod(shape) * dtype.itemsize
@@ -497,19 +639,110 @@ def _read_npy(
                 f"array {name!r} should have {n_bytes} data bytes, the member holds {info.file_size - fp.tell()}"
             )
         array = np.empty(shape, dtype=dtype)
-        got = fp.readinto(array.reshape(-1).view(np.uint8)) if n_bytes else 0
+        got = _read_into(fp, array.reshape(-1).view(np.uint8))
         if got != n_bytes or fp.read(1):  # reading to the end also makes zipfile check the CRC
             raise _Refused(f"array {name!r} is truncated")
     return array
 
 
+def _read_into(fp: BinaryIO, view: np.ndarray) -> int:
+    """Fill the uint8 array ``view`` from ``fp`` in chunks of ``_CHUNK`` bytes; return the bytes read.
+
+    (A zip member's ``readinto`` reads the whole request into a temporary
+    ``bytes`` and copies it: twice the array's size at the peak.)
+    """
+    pos = 0
+    while pos < view.size:
+        chunk = fp.read(min(_CHUNK, view.size - pos))
+        if not chunk:
+            break
+        view[pos : pos + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+        pos += len(chunk)
+    return pos
+
+
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """Read one ``.npy`` array (numbers or booleans only) without trusting it.
+
+    Like ``np.load(path, allow_pickle=False)``, but a path that is not a
+    regular file, an empty or truncated file, a header that declares more
+    data than the file holds (``np.load`` would allocate it first) or any
+    bytes after the data raise :class:`FileFormatError` naming the path.
+    """
+    label = os.fspath(path)
+    with open_regular(label) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            if size == 0:
+                raise _Refused("the file is empty, not a .npy array")
+            if f.read(6) != npy_format.MAGIC_PREFIX:
+                raise _Refused("not a .npy array (it does not start with the .npy magic string)")
+            f.seek(0)
+            shape, fortran, dtype = _npy_header(f, None)
+            if dtype.kind not in "biuf" or dtype.fields is not None:
+                raise _Refused(f"inputs must be numbers, got an array of dtype {dtype}")
+            n_bytes = math.prod(shape) * dtype.itemsize
+            if size - f.tell() != n_bytes:
+                raise _Refused(
+                    f"the header declares a {dtype} array of shape {shape} ({n_bytes} data bytes), "
+                    f"the file holds {size - f.tell()}"
+                )
+            array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
+            if _read_into(f, array.reshape(-1).view(np.uint8)) != n_bytes:
+                raise _Refused("the file is truncated")
+        except _Refused as exc:
+            raise FileFormatError(f"{label}: {exc}") from None
+        except _READ_ERRORS as exc:
+            raise FileFormatError(f"{label}: not a readable .npy array ({type(exc).__name__}: {exc})") from exc
+    return array.T if fortran else array
+
+
+def _json_extent(raw: bytes) -> int:
+    """An upper bound of the number of JSON values in ``raw``, counted without parsing it.
+
+    Each ``,``, ``[`` and ``{`` counts one: every value but the first of a
+    container follows a comma, and every container is one value.  Those
+    characters inside strings count too (an over-estimate, never an
+    under-estimate); three C-level scans, nothing allocated.
+    """
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{") + 1
+
+
+def _json_shape(value: Any) -> tuple[int, int]:
+    """``(number of values, nesting depth)`` of parsed JSON, walked without recursion."""
+    count, deepest = 0, 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in node)
+    return count, deepest
+
+
 def _parse_header(raw: bytes) -> dict[str, Any]:
+    extent = _json_extent(raw)
+    if extent > MAX_META_ELEMENTS:
+        raise _Refused(
+            f"the metadata holds about {extent} JSON values; glassnet metadata holds at most {MAX_META_ELEMENTS}"
+        )
     try:
         header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise _Refused(f"the metadata is nested deeper than {MAX_META_DEPTH} levels") from None
+    except ValueError as exc:
         raise _Refused(f"the metadata is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise _Refused(f"the metadata is a JSON {type(header).__name__}, expected an object")
+    count, depth = _json_shape(header)
+    if depth > MAX_META_DEPTH:
+        raise _Refused(f"the metadata is nested {depth} levels deep; glassnet metadata nests at most {MAX_META_DEPTH}")
+    if count > MAX_META_ELEMENTS:  # not reached when the estimate above holds; kept as the exact rule
+        raise _Refused(f"the metadata holds {count} JSON values; glassnet metadata holds at most {MAX_META_ELEMENTS}")
     return header
 
 
@@ -563,13 +796,14 @@ def save_model(path: str | os.PathLike, model: Sequential, *, meta: Mapping[str,
     (and every activation in :data:`glassnet.ACTIVATIONS`); the file is
     rebuilt in memory before it is written, so a model that could not be
     loaded back raises :class:`ConfigError` and nothing is written.
-    ``model.meta`` itself is not modified.
+    ``model.meta`` itself is not modified.  The arrays written are
+    :func:`model_arrays` (the parameters, and any non-parameter state).
     """
     header = model_header(model, meta)
-    arrays = model.params()
+    arrays = model_arrays(model)
     blob, members = _encode(arrays, header, MODEL_FORMAT, FORMAT_VERSION)
     try:  # what load_model would do with this file
-        _model_from(json.loads(blob), members)
+        _model_from(json.loads(blob), members, allow_nonfinite=True)
     except _Refused as exc:
         raise ConfigError(f"this model cannot be saved so that it loads back: {exc}") from None
     atomic_write(path, lambda f: _write_npz(f, members, blob))
@@ -598,53 +832,102 @@ def model_header(model: Sequential, meta: Mapping[str, Any] | None = None) -> di
                 "glassnet.ACTIVATIONS under its name, so it cannot be saved"
             )
         layers.append({"type": type_name, "config": layer.config()})
+    if len(layers) > MAX_LAYERS:
+        raise ConfigError(f"a model file holds at most {MAX_LAYERS} layers, this model has {len(layers)}")
     user_meta = {**model.meta, **(meta or {})}
     return {"dtype": model.dtype.name, "layers": layers, "meta": user_meta}
 
 
-def load_model(path: str | os.PathLike) -> Sequential:
+def load_model(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Sequential:
     """Load a model saved by :func:`save_model` (or exported as safetensors); ``model.meta`` holds the saved metadata.
 
     Raises :class:`FileFormatError` (message starting with ``path``) for a
     file that is not an intact glassnet model file of a version this glassnet
-    reads, or whose layers do not rebuild into a consistent model.
+    reads, or whose layers do not rebuild into a consistent model, or whose
+    parameters hold NaN or infinity (such a model predicts nothing useful:
+    every argmax is class 0).  ``allow_nonfinite=True`` loads those anyway,
+    for inspecting a broken file.
     """
     from glassnet.io import safetensors  # it builds on this module
 
     label = os.fspath(path)
     if safetensors.is_safetensors(label):
-        return safetensors.load_model_safetensors(label)
+        return safetensors.load_model_safetensors(label, allow_nonfinite=allow_nonfinite)
     arrays, header = load_arrays(label, MODEL_FORMAT)
     try:
-        return _model_from(header, arrays)
+        return _model_from(header, arrays, allow_nonfinite=allow_nonfinite)
     except _Refused as exc:
         raise FileFormatError(f"{label}: {exc}") from None
 
 
-def _model_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential:
+def model_arrays(model: Sequential) -> dict[str, np.ndarray]:
+    """The arrays a model file (and a checkpoint's ``param/`` part) holds: name -> live array.
+
+    Today these are the parameters, ``model.params()`` (``"0.W"``, ``"0.b"``,
+    ...).  **Non-parameter state** (running statistics of a normalisation
+    layer, for example) belongs here too, under its own names
+    (``"<layer index>.<name>"``): every array returned is written, covered by
+    the digest and restored by :func:`load_model` through
+    :func:`set_model_arrays`, and the format needs no new version.  Add it in
+    this function and in :func:`set_model_arrays`, nowhere else.
+    """
+    return model.params()
+
+
+def set_model_arrays(model: Sequential, arrays: Mapping[str, np.ndarray]) -> None:
+    """Copy ``arrays`` (names and shapes exactly those of :func:`model_arrays`) into ``model``."""
+    model.set_params(dict(arrays))
+
+
+def nonfinite_summary(name: str, array: np.ndarray) -> str | None:
+    """``None`` for an all-finite array, else e.g. ``"'0.W' holds 2 NaN and 1 inf of 24 values (first at (0, 3))"``."""
+    if array.dtype.kind != "f":
+        return None
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    bad = ~finite
+    n_nan = int(np.count_nonzero(np.isnan(array)))
+    n_inf = int(np.count_nonzero(bad)) - n_nan
+    first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), array.shape)) if array.ndim else ()
+    parts = [f"{n_nan} NaN" if n_nan else "", f"{n_inf} inf" if n_inf else ""]
+    return f"{name!r} holds {' and '.join(p for p in parts if p)} of {array.size} values (first at {first})"
+
+
+def _model_from(header: dict[str, Any], arrays: dict[str, np.ndarray], *, allow_nonfinite: bool = False) -> Sequential:
     """Build the model described by a model header, entirely in memory; raise _Refused if it does not fit."""
     dtype = header.get("dtype")
     if dtype not in ("float32", "float64"):
         raise _Refused(f"model dtype must be 'float32' or 'float64', got {dtype!r}")
     specs = header.get("layers")
     if not isinstance(specs, list) or not specs:
-        raise _Refused(f"'layers' must be a non-empty list, got {specs!r}")
+        raise _Refused(f"'layers' must be a non-empty list, got {specs!r}"[:300])
+    if len(specs) > MAX_LAYERS:
+        raise _Refused(f"the model lists {len(specs)} layers; a glassnet model file holds at most {MAX_LAYERS}")
     user_meta = header.get("meta")
     if not isinstance(user_meta, dict):
-        raise _Refused(f"'meta' must be an object, got {user_meta!r}")
+        raise _Refused(f"'meta' must be an object, got {user_meta!r}"[:300])
     for name, array in arrays.items():
         if array.dtype != np.dtype(dtype):
             raise _Refused(f"parameter {name!r} is {array.dtype.name} but the model is {dtype}")
+    if not allow_nonfinite:
+        for name in sorted(arrays):
+            problem = nonfinite_summary(name, arrays[name])
+            if problem is not None:
+                raise _Refused(
+                    f"parameter {problem}: a model with NaN or infinite weights cannot predict "
+                    "(to inspect it anyway: glassnet info --allow-nonfinite, or load_model(path, allow_nonfinite=True))"
+                )
     layers: list[Layer] = []
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict) or set(spec) != {"type", "config"}:
-            raise _Refused(f"layer {i}: expected {{'type': ..., 'config': {{...}}}}, got {spec!r}")
+            raise _Refused(f"layer {i}: expected {{'type': ..., 'config': {{...}}}}, got {spec!r}"[:300])
         if not isinstance(spec["type"], str) or not isinstance(spec["config"], dict):
-            raise _Refused(f"layer {i}: 'type' must be a string and 'config' an object, got {spec!r}")
+            raise _Refused(f"layer {i}: 'type' must be a string and 'config' an object, got {spec!r}"[:300])
         try:
             layer = layer_from_config(spec["type"], spec["config"])
         except (GlassnetError, TypeError, ValueError, KeyError, OverflowError) as exc:
-            raise _Refused(f"layer {i} ({spec['type']}) cannot be rebuilt from {spec['config']!r}: {exc}") from None
+            raise _Refused(f"layer {i} ({spec['type']}) cannot be rebuilt from {spec['config']!r}: {exc}"[:300]) from None
         if isinstance(layer, Dense):  # check the size before Sequential allocates weights of that size
             for key, want in (("W", (layer.n_in, layer.n_out)), ("b", (layer.n_out,))):
                 got = arrays.get(f"{i}.{key}")
@@ -657,10 +940,10 @@ def _model_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequen
         model = Sequential(layers, rng=np.random.default_rng(0), dtype=dtype)
     except (GlassnetError, TypeError, ValueError) as exc:
         raise _Refused(f"the layers do not form a consistent model: {exc}") from None
-    expected = {name: p.shape for name, p in model.params().items()}
+    expected = {name: p.shape for name, p in model_arrays(model).items()}
     got = {name: a.shape for name, a in arrays.items()}
     if expected != got:
-        raise _Refused(f"the parameters {got} do not match the layers, which need {expected}")
-    model.set_params(arrays)
+        raise _Refused(f"the parameters {got} do not match the layers, which need {expected}"[:500])
+    set_model_arrays(model, arrays)
     model.meta = user_meta
     return model

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from glassnet.core.activations import ActivationFunction, get_activation
-from glassnet.errors import ConfigError, DataError, ShapeError
+from glassnet.errors import ConfigError, DataError, NonFiniteError, ShapeError
 from glassnet.nn.layers import Activation, Backprop, Dense, Dropout, Layer, LogSoftmax, Softmax
 from glassnet.core.numerics import sigmoid, softmax
 
@@ -234,21 +234,36 @@ class Sequential:
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities ``(n, k)``: softmax of the logits (or the Softmax layer's output);
-        for a single output column, ``(n, 2)`` from the sigmoid."""
+        for a single output column, ``(n, 2)`` from the sigmoid.
+
+        Raises :class:`NonFiniteError` when an output is NaN or infinite (NaN
+        or infinite weights, or an overflow), instead of answering class 0 for
+        every such sample."""
         X = self.check_input(X)
         chunks = []
-        for start in range(0, X.shape[0], batch_size):
-            out = self(X[start : start + batch_size])
-            if self.output_kind == "probs":
-                chunks.append(out)
-            elif self.output_kind == "log_probs":
-                chunks.append(np.exp(out))
-            elif out.shape[1] == 1:
-                p = sigmoid(out)
-                chunks.append(np.hstack([1 - p, p]))
-            else:
-                chunks.append(softmax(out))
-        return np.concatenate(chunks)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, not as numpy warnings
+            for start in range(0, X.shape[0], batch_size):
+                out = self(X[start : start + batch_size])
+                if self.output_kind == "probs":
+                    chunks.append(out)
+                elif self.output_kind == "log_probs":
+                    chunks.append(np.exp(out))
+                elif out.shape[1] == 1:
+                    p = sigmoid(out)
+                    chunks.append(np.hstack([1 - p, p]))
+                else:
+                    chunks.append(softmax(out))
+        probs = np.concatenate(chunks)
+        bad_rows = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+        if bad_rows.size:
+            broken = [name for name, p in self.params().items() if not np.isfinite(p).all()]
+            cause = (f"the parameter(s) {', '.join(broken)} hold NaN or inf" if broken
+                     else "a layer overflowed (the weights or the inputs are too large)")
+            raise NonFiniteError(
+                f"the model's outputs are NaN or infinite for {bad_rows.size} of {probs.shape[0]} samples "
+                f"(first rows: {bad_rows[:5].tolist()}): {cause}; there is no meaningful prediction"
+            )
+        return probs
 
     def predict(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Predicted class indices ``(n,)`` (argmax of :meth:`predict_proba`)."""

@@ -61,7 +61,9 @@ def _read_inputs(path: Path) -> np.ndarray:
     if not path.exists():
         raise ConfigError(f"input file {path} does not exist")
     if path.suffix.lower() == ".npy":
-        return np.load(path, allow_pickle=False)
+        from glassnet.io.serialize import load_npy
+
+        return load_npy(path)
     if path.suffix.lower() == ".png":
         try:
             from PIL import Image
@@ -109,10 +111,14 @@ def add_info_arguments(i: argparse.ArgumentParser) -> None:
     i.add_argument("--debug", **DEBUG)
     i.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     i.add_argument("--json", **JSON_OPTION)
+    i.add_argument("--allow-nonfinite", action="store_true",
+                   help="show a model whose parameters hold NaN or inf (refused otherwise), to inspect it")
 
 
 def run_info(args: argparse.Namespace) -> int:
-    model = load(args.model)
+    from glassnet.io.serialize import load_model, nonfinite_summary
+
+    model = load_model(args.model, allow_nonfinite=args.allow_nonfinite)
     if args.json:
         from glassnet.io.serialize import model_header
 
@@ -128,7 +134,9 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  architecture: {model.describe()}")
     print(f"  parameters:   {model.n_params():,} ({model.dtype.name})")
     for name, p in model.params().items():
-        print(f"    {name:<6} {str(p.shape):<12} norm {float(np.linalg.norm(p)):.4g}")
+        problem = nonfinite_summary(name, p)
+        shown = f"NOT FINITE: {problem.split(' holds ', 1)[1]}" if problem else f"norm {float(np.linalg.norm(p)):.4g}"
+        print(f"    {name:<6} {str(p.shape):<12} {shown}")
     for key in ("dataset", "class_names", "test_accuracy", "epochs_trained", "train_seconds", "glassnet_version"):
         if key in model.meta:
             print(f"  {key}: {model.meta[key]}")
