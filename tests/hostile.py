@@ -147,7 +147,7 @@ def _resealed_model(path: Path, edit) -> None:
     edit(header)
     header["meta_sha256"] = _meta_sha256(header)
     buffer = io.BytesIO()
-    np.save(buffer, np.frombuffer(json.dumps(header).encode(), np.uint8))
+    np.save(buffer, np.frombuffer(json.dumps(header, separators=(",", ":")).encode(), np.uint8))
     members["__meta__.npy"] = buffer.getvalue()
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():

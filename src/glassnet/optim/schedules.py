@@ -23,8 +23,8 @@ value does not depend on the step at all.
 
 Every schedule has ``config()`` (its JSON-serialisable constructor
 arguments) and a registry name, so ``schedule_from_config(schedule_to_config(s))``
-rebuilds it; ``ReduceLROnPlateau`` also has ``state_dict()`` /
-``load_state_dict()`` for its running state.  To add a schedule, write a
+rebuilds it; ``ReduceLROnPlateau``'s running state is an explicit
+:class:`PlateauState` (owned by the run's ``TrainState`` in ``fit``).  To add a schedule, write a
 class here with ``__call__(step) -> float`` and ``config()`` and decorate it
 with ``@register``.
 """
@@ -32,7 +32,7 @@ with ``@register``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 
 from glassnet.core.registry import adder, build
@@ -52,6 +52,8 @@ __all__ = [
     "ExponentialDecay",
     "CosineWithWarmup",
     "ReduceLROnPlateau",
+    "PlateauState",
+    "plateau_state_from_dict",
     "constant",
     "step_decay",
     "exponential_decay",
@@ -198,13 +200,21 @@ class CosineWithWarmup(Schedule):
         }
 
 
+class PlateauState(NamedTuple):
+    """The running state of :class:`ReduceLROnPlateau`: part of a run's ``TrainState`` and of its checkpoints."""
+
+    lr: float  #: the current learning rate
+    best: float | None  #: the best metric so far (None before the first non-NaN report)
+    num_bad_epochs: int  #: reports in a row without an improvement
+
+
 @register
 class ReduceLROnPlateau(Schedule):
     """Cut the learning rate by ``factor`` when a reported metric stops improving.
 
-    The trainer calls :meth:`report` once per epoch with the validation loss
-    (``mode="min"``) or accuracy (``mode="max"``); ``self(step)`` returns the
-    current rate whatever the step.
+    The trainer reports the validation loss (``mode="min"``) or accuracy
+    (``mode="max"``) once per epoch; ``self(step)`` returns the current rate
+    whatever the step.
 
     * A metric *improves* on the best so far when, for ``mode="min"``,
       ``metric < best - threshold * |best|`` (``mode="max"``:
@@ -216,8 +226,13 @@ class ReduceLROnPlateau(Schedule):
       ``patience=2`` cuts on the 3rd bad epoch in a row) the rate becomes
       ``max(lr * factor, min_lr)`` and the count restarts at 0.
 
-    The running state (current rate, best metric, bad-epoch count) is
-    exactly restorable through :meth:`state_dict` / :meth:`load_state_dict`.
+    **Where the running state lives.**  The state (current rate, best metric,
+    bad-epoch count) is a :class:`PlateauState`, and :meth:`update` is a pure
+    function ``(state, metric) -> (state, reduced)``.  In ``fit`` the run's
+    :class:`~glassnet.train.loop.TrainState` owns it (``state.plateau``, saved
+    in checkpoints with the rest of the run) and the trainer :meth:`bind`-s it
+    here after each update, so that the optimizer's ``lr(step)`` sees it.
+    Used on its own, :meth:`report` updates the bound state in place.
     """
 
     name = "reduce_on_plateau"
@@ -239,38 +254,58 @@ class ReduceLROnPlateau(Schedule):
         if mode not in ("min", "max"):
             raise ConfigError(f"mode must be 'min' or 'max', got {mode!r}")
         self.mode = mode
-        self.lr = self.initial_lr
-        self.best: float | None = None
-        self.num_bad_epochs = 0
+        #: the state ``self(step)`` reads; set by :meth:`bind` (the trainer) or :meth:`report`
+        self.current = self.init_state()
+
+    def init_state(self) -> PlateauState:
+        """The state before the first report: the initial rate, no best metric, no bad epochs."""
+        return PlateauState(self.initial_lr, None, 0)
+
+    def bind(self, state: PlateauState) -> None:
+        """Make ``state`` the one ``self(step)`` reads (the trainer calls this with its TrainState's)."""
+        self.current = state
 
     def __call__(self, step: int) -> float:
-        return self.lr
+        return self.current.lr
 
-    def improves(self, metric: float) -> bool:
-        """Whether ``metric`` beats the best so far by more than the threshold."""
+    @property
+    def lr(self) -> float:
+        return self.current.lr
+
+    @property
+    def best(self) -> float | None:
+        return self.current.best
+
+    @property
+    def num_bad_epochs(self) -> int:
+        return self.current.num_bad_epochs
+
+    def improves(self, metric: float, best: float | None = None) -> bool:
+        """Whether ``metric`` beats ``best`` (default: the bound state's) by more than the threshold."""
+        best = self.current.best if best is None else best
         if math.isnan(metric):
             return False
-        if self.best is None:
+        if best is None:
             return True
-        margin = self.threshold * abs(self.best)
+        margin = self.threshold * abs(best)
         if self.mode == "min":
-            return metric < self.best - margin
-        return metric > self.best + margin
+            return metric < best - margin
+        return metric > best + margin
+
+    def update(self, state: PlateauState, metric: float) -> tuple[PlateauState, bool]:
+        """One epoch's report, as a pure function: ``(new state, whether the rate was cut)``."""
+        metric = float(metric)
+        if self.improves(metric, state.best):
+            return PlateauState(state.lr, metric, 0), False
+        bad = state.num_bad_epochs + 1
+        if bad <= self.patience:
+            return PlateauState(state.lr, state.best, bad), False
+        new_lr = max(state.lr * self.factor, self.min_lr)
+        return PlateauState(new_lr, state.best, 0), new_lr < state.lr
 
     def report(self, metric: float) -> bool:
-        """Record one epoch's metric; return True when this call lowered the learning rate."""
-        metric = float(metric)
-        if self.improves(metric):
-            self.best = metric
-            self.num_bad_epochs = 0
-            return False
-        self.num_bad_epochs += 1
-        if self.num_bad_epochs <= self.patience:
-            return False
-        self.num_bad_epochs = 0
-        new_lr = max(self.lr * self.factor, self.min_lr)
-        reduced = new_lr < self.lr
-        self.lr = new_lr
+        """Record one epoch's metric in the bound state; return True when this call lowered the rate."""
+        self.current, reduced = self.update(self.current, metric)
         return reduced
 
     def config(self) -> dict[str, Any]:
@@ -284,23 +319,26 @@ class ReduceLROnPlateau(Schedule):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """The running state as JSON-safe values (``best`` is ``None`` before the first finite report)."""
-        return {"lr": self.lr, "best": self.best, "num_bad_epochs": self.num_bad_epochs}
+        """The bound state as JSON-safe values (``best`` is ``None`` before the first finite report)."""
+        return self.current._asdict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned; :class:`FileFormatError` if it is malformed."""
-        if not isinstance(state, dict) or set(state) != {"lr", "best", "num_bad_epochs"}:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
-            raise FileFormatError(
-                f"ReduceLROnPlateau state must have keys ['best', 'lr', 'num_bad_epochs'], got {got}"
-            )
-        try:
-            lr = check_number("lr", state["lr"], low=0.0)
-            best = None if state["best"] is None else check_number("best", state["best"])
-            num_bad = check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
-        except ConfigError as exc:
-            raise FileFormatError(f"bad ReduceLROnPlateau state: {exc}") from None
-        self.lr, self.best, self.num_bad_epochs = lr, best, num_bad
+        """Bind what :meth:`state_dict` returned; :class:`FileFormatError` if it is malformed."""
+        self.current = plateau_state_from_dict(state)
+
+
+def plateau_state_from_dict(state: Any) -> PlateauState:
+    """A :class:`PlateauState` from ``{"lr", "best", "num_bad_epochs"}``; :class:`FileFormatError` if malformed."""
+    if not isinstance(state, dict) or set(state) != set(PlateauState._fields):
+        got = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise FileFormatError(f"ReduceLROnPlateau state must have keys ['best', 'lr', 'num_bad_epochs'], got {got}")
+    try:
+        lr = check_number("lr", state["lr"], low=0.0)
+        best = None if state["best"] is None else check_number("best", state["best"])
+        num_bad = check_int("num_bad_epochs", state["num_bad_epochs"], low=0)
+    except ConfigError as exc:
+        raise FileFormatError(f"bad ReduceLROnPlateau state: {exc}") from None
+    return PlateauState(lr, best, num_bad)
 
 
 # Lower-case names read like the functions they stand for: ``cosine_with_warmup(0.1, 1000)``.

@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
 import numpy as np
 
 from glassnet.errors import ConfigError
 from glassnet.core.registry import accepts, lookup
+from glassnet.io.schema import check, schema_of
 from glassnet.nn.losses import LOSSES, get_loss
 from glassnet.train.metrics import accuracy
 from glassnet.nn.model import Sequential, mlp
 from glassnet.optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from glassnet.optim.schedules import SCHEDULES, get_schedule, schedule_in_epochs
+from glassnet.optim.schedules import SCHEDULES, get_schedule, schedule_in_epochs, schedule_to_config
 from glassnet.train.loop import EarlyStopping, History, TrainState, fit
 
-__all__ = ["TrainConfig", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
+__all__ = ["TrainConfig", "TRAIN_CONFIG_SCHEMA", "schedule_depends_on_epochs", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
 
 
 @dataclass
@@ -64,14 +65,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """The inverse of :meth:`to_dict` (missing keys take their defaults; unknown keys are a ConfigError)."""
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown configuration key(s) {unknown}")
+        """The inverse of :meth:`to_dict`: missing keys take their defaults; unknown keys and values of the
+        wrong type (checked against :data:`TRAIN_CONFIG_SCHEMA`) are a ConfigError."""
+        check(values, TRAIN_CONFIG_SCHEMA, "configuration", error=ConfigError)
         values = dict(values)
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])
         return cls(**values)
+
+
+#: TrainConfig as JSON (``to_dict``), derived from its fields: what ``from_dict`` and checkpoints accept.
+TRAIN_CONFIG_SCHEMA = schema_of(TrainConfig)
 
 
 #: name -> (description, overrides of TrainConfig).  Measured figures are in README.md.
@@ -158,6 +162,22 @@ def build_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
     if config.schedule not in epoch_args:
         raise ConfigError(f"unknown schedule {config.schedule!r}; known schedules: {', '.join(sorted(SCHEDULES))}")
     return schedule_in_epochs(config.schedule, steps_per_epoch, lr=config.lr, **epoch_args[config.schedule])
+
+
+def schedule_depends_on_epochs(config: TrainConfig) -> bool:
+    """Whether the configuration's learning-rate schedule changes with ``config.epochs``.
+
+    True for schedules planned over the whole run (``cosine_with_warmup``
+    decays to its end value at the last epoch, ``step_decay`` cuts at thirds
+    of it); False for ``constant``, ``exponential_decay`` and
+    ``reduce_on_plateau``.  Found by building the schedule for two run
+    lengths and comparing, so a new schedule entry needs no list here.
+    """
+    def built(epochs: int) -> Any:
+        schedule = build_schedule(replace(config, epochs=epochs), steps_per_epoch=100)
+        return schedule if isinstance(schedule, (int, float)) else schedule_to_config(schedule)
+
+    return built(config.epochs) != built(config.epochs + 1)
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:

@@ -36,7 +36,8 @@ from glassnet.core.fpenv import flush_denormals as flushing
 from glassnet.nn.losses import Loss, get_loss
 from glassnet.nn.model import Sequential, as_generator
 from glassnet.nn.objective import forward_backward, l2_penalty
-from glassnet.optim.optimizers import apply_updates, clip_by_global_norm
+from glassnet.optim.optimizers import OptState, apply_updates, clip_by_global_norm
+from glassnet.optim.schedules import PlateauState, ReduceLROnPlateau
 
 __all__ = [
     "EpochRecord",
@@ -138,7 +139,7 @@ class TrainState:
     step: int = 0  # optimizer steps taken in total
     position: int = 0  # samples of the current epoch already used
     order: np.ndarray | None = None  # this epoch's sample order
-    opt_state: Any = None
+    opt_state: OptState | None = None  # the optimizer's NamedTuple state (None until fit calls optimizer.init)
     #: the run's one generator (split, shuffles, dropout); its state is part of a checkpoint
     rng: np.random.Generator | None = None
     #: indices of the validation samples held out by ``validation_split`` (fixed for the whole run)
@@ -154,6 +155,11 @@ class TrainState:
     epoch_steps: int = 0
     epoch_seconds: float = 0.0
     stop: bool = False
+    #: running state of a metric-driven learning-rate schedule (:class:`~glassnet.optim.schedules.ReduceLROnPlateau`)
+    plateau: PlateauState | None = None
+    #: running state of callbacks whose results go into the history, by callback (JSON-safe numbers only,
+    #: so a checkpoint holds it and a resumed history is identical): e.g. GradientNorms' per-epoch sums
+    callback_state: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 class Callback(Protocol):
@@ -287,9 +293,16 @@ def fit(
         raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
     if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
         raise DataError(f"the resumed state's sample order does not index these {n} training samples")
+    if state.position > n:
+        raise DataError(f"the resumed state's position {state.position} is past these {n} training samples")
 
     if state.opt_state is None:
         state.opt_state = optimizer.init(model.params())
+    schedule = getattr(optimizer, "lr", None)
+    if isinstance(schedule, ReduceLROnPlateau):  # the run's state owns the schedule's running state
+        if state.plateau is None:
+            state.plateau = schedule.init_state()
+        schedule.bind(state.plateau)
     step = _Stepper(model, loss, optimizer, l2, clip_norm, callbacks, np.empty((batch_size, X.shape[1]), dtype=model.dtype))
     _call(callbacks, "on_train_begin", state, {
         "epochs": epochs, "steps_per_epoch": -(-n // batch_size), "n_samples": n, "batch_size": batch_size,
@@ -301,7 +314,7 @@ def fit(
             if not _run_epoch(step, X, y, batch_size, shuffle, state):
                 break  # stopped mid-epoch by a callback
             state.epoch += 1
-            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, getattr(optimizer, "lr", None))
+            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
             state.history.records.append(record)
             state.order = None
             if early_stopping is not None:
@@ -348,6 +361,8 @@ def _training_data(model, loss, X, y, validation_data, validation_split, state: 
         return X, y, None, None
     if state.val_index is None:
         state.val_index = stratified_split(y, validation_split, state.rng, every_class=True)[1]
+    elif state.val_index.size and (state.val_index.min() < 0 or state.val_index.max() >= X.shape[0]):
+        raise DataError(f"the resumed state's validation indices do not index these {X.shape[0]} samples")
     keep = np.ones(X.shape[0], dtype=bool)
     keep[state.val_index] = False
     return X[keep], y[keep], X[state.val_index], y[state.val_index]
@@ -445,8 +460,9 @@ def _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state: TrainState, schedu
         record.val_loss, record.val_accuracy = evaluate_loss(model, loss, X_val, y_val, l2=l2)
     if callable(schedule):
         record.lr = float(schedule(state.step))
-        if hasattr(schedule, "report"):
-            schedule.report(record.val_loss if X_val is not None else record.train_loss)
+        if isinstance(schedule, ReduceLROnPlateau):
+            state.plateau, _ = schedule.update(state.plateau, record.val_loss if X_val is not None else record.train_loss)
+            schedule.bind(state.plateau)
     elif isinstance(schedule, (int, float)):
         record.lr = float(schedule)
     return record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from glassnet.cli.common import CONFIG_KEYS, config_from_args, findings_json, pr
 from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.options import DEBUG, data_options, model_options, positive_int, training_options
 from glassnet.cli.registry import Command, register
-from glassnet.errors import ConfigError, NonFiniteError
+from glassnet.errors import ConfigError, FileFormatError, NonFiniteError
+from glassnet.io.schema import Bool, Int, Nullable, Obj, Str
 
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
@@ -31,40 +33,102 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("-o", "--output", type=Path, help="save the trained model to this .npz file")
     t.add_argument("--history", type=Path, help="write the per-epoch metrics to this JSON file")
     t.add_argument("--checkpoint-dir", type=Path,
-                   help="write a checkpoint (weights, optimizer and RNG state, position, history) into this folder "
-                   "at each epoch end and every --checkpoint-every steps")
+                   help="write a checkpoint (weights, optimizer and RNG state, position, history, and every option "
+                   "of the run) into this folder at each epoch end and every --checkpoint-every steps")
     t.add_argument("--checkpoint-every", type=positive_int, metavar="STEPS", help="also checkpoint every STEPS steps")
-    t.add_argument("--keep-checkpoints", type=positive_int, default=3, metavar="K",
-                   help="keep the newest K checkpoints (default 3)")
+    t.add_argument("--keep-checkpoints", type=positive_int, metavar="K",
+                   help=f"keep the newest K checkpoints (default {KEEP_CHECKPOINTS})")
     t.add_argument("--resume", type=Path, metavar="DIR",
-                   help="continue the run checkpointed in DIR exactly where it stopped (its options are used; "
-                   "only --epochs may be raised)")
+                   help="continue the run checkpointed in DIR exactly where it stopped, with all its options "
+                   "(-o, --history, --checkpoint-every, --log-jsonl, ... included; output options given again replace "
+                   "them). Options that change the computation cannot change; --epochs can, unless that changes the "
+                   "learning-rate schedule (cosine_with_warmup, step_decay): see docs/checkpoints.md")
     t.add_argument("--log-jsonl", type=Path, metavar="FILE",
                    help="write each epoch's metrics to FILE as one JSON object a line (appended on --resume)")
     t.add_argument("--tensorboard", type=Path, metavar="DIR",
                    help="write TensorBoard event files (losses, accuracies, learning rate, gradient norms, weight "
                    'histograms) into DIR (pip install "glassnet[tensorboard]")')
-    t.add_argument("--doctor", action="store_true",
+    t.add_argument("--doctor", action="store_true", default=None,
                    help="check the data and the untrained model, watch the run, and report problems with fixes")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--json", **JSON_OPTION)
 
 
+KEEP_CHECKPOINTS = 3
+#: the options of a run that change no number it computes: stored in every checkpoint, remembered by
+#: --resume, and replaced there when given again.  Paths are stored absolute.  (-q and --json are not
+#: among them: what this terminal shows is decided by each command line.)
+OPTIONS_SCHEMA = Obj({
+    "output": Nullable(Str()),
+    "history": Nullable(Str()),
+    "checkpoint_every": Nullable(Int(1)),
+    "keep_checkpoints": Int(1),
+    "doctor": Bool(),
+    "log_jsonl": Nullable(Str()),
+    "tensorboard": Nullable(Str()),
+})
+_PATHS = ("output", "history", "log_jsonl", "tensorboard")
+#: how each remembered option is written on the command line (for the resume message)
+_FLAGS = {"output": "-o", "history": "--history", "checkpoint_every": "--checkpoint-every",
+          "keep_checkpoints": "--keep-checkpoints", "doctor": "--doctor", "log_jsonl": "--log-jsonl",
+          "tensorboard": "--tensorboard"}
+
+
+def _given_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The output options given on this command line (absent ones are None; paths made absolute)."""
+    given = {key: getattr(args, key) for key in OPTIONS_SCHEMA.required}
+    return {key: (os.path.abspath(value) if key in _PATHS and value is not None else value)
+            for key, value in given.items()}
+
+
+def _run_options(args: argparse.Namespace, remembered: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's output options: those given now, else the checkpointed run's (``remembered``), else the defaults.
+
+    They are written back into ``args``, so the rest of the command reads one set of options.
+    """
+    defaults = {"keep_checkpoints": KEEP_CHECKPOINTS, "doctor": False}
+    fallback = remembered if remembered is not None else defaults
+    options = {key: (fallback.get(key) if value is None else value) for key, value in _given_options(args).items()}
+    for key, value in options.items():
+        setattr(args, key, Path(value) if key in _PATHS and value is not None else value)
+    return options
+
+
 def _resume_config(args: argparse.Namespace, meta: dict[str, Any]):
-    from glassnet.train.experiment import TrainConfig
+    """The checkpointed run's configuration; refuses changes to it, and applies the --epochs rule.
+
+    ``--epochs N`` on resume: N below the epochs already trained is refused.
+    When the schedule built for N epochs is the one the run has (constant,
+    exponential_decay, reduce_on_plateau; step_decay when N // 3 is
+    unchanged), the run simply continues, exactly as a run started with
+    ``--epochs N``.  Otherwise (cosine_with_warmup, step_decay: planned over
+    the run's length) it would change the learning rate of the steps still to
+    come and, past the planned end, train at the final rate (0 for the
+    cosine): refused, naming the schedule.
+    """
+    from glassnet.train.experiment import TrainConfig, schedule_changes_with_epochs
 
     given = [k for k in CONFIG_KEYS if k not in ("epochs",) and getattr(args, k, None) is not None]
     if given:
         raise ConfigError(f"--resume continues the checkpointed run; these options cannot change: {', '.join(given)}")
     config = TrainConfig.from_dict(meta["config"])
-    if args.epochs is not None:
-        config.epochs = args.epochs
+    if args.epochs is None or args.epochs == config.epochs:
+        return config
+    if args.epochs < meta["epoch"]:
+        raise ConfigError(f"--epochs {args.epochs}: the checkpointed run has already trained {meta['epoch']} epochs")
+    if schedule_changes_with_epochs(config, args.epochs):
+        raise ConfigError(
+            f"--epochs {args.epochs} would change the run's {config.schedule} learning-rate schedule, which is planned "
+            f"over its {config.epochs} epochs (past them the rate stays at its end value); resume without --epochs "
+            f"to finish the run as planned, or start a new run with --epochs {args.epochs}"
+        )
+    config.epochs = args.epochs
     return config
 
 
 def run(args: argparse.Namespace) -> int:
     from glassnet.train.checkpoint import Checkpointer, latest_checkpoint, restore_state
-    from glassnet.train.experiment import prepare, train
+    from glassnet.train.experiment import TRAIN_CONFIG_SCHEMA, prepare, train
     from glassnet.train.callbacks.grad_norms import GradientNorms
     from glassnet.train.callbacks.progress import EpochLogger, ProgressBar
 
@@ -77,12 +141,16 @@ def run(args: argparse.Namespace) -> int:
         options = Parser(prog="glassnet train")
         add_arguments(options)
         apply_run_file(options, args, args.config)
+    skipped: list[str] = []
     if args.resume is not None:
-        path, arrays, meta = latest_checkpoint(args.resume)
+        path, arrays, meta = latest_checkpoint(args.resume, config=TRAIN_CONFIG_SCHEMA, options=OPTIONS_SCHEMA,
+                                               skipped=skipped)
         config = _resume_config(args, meta)
+        options = _run_options(args, meta["options"])
         checkpoint_dir = checkpoint_dir or args.resume
     else:
         config = config_from_args(args)
+        options = _run_options(args, None)
     if args.print_config:
         from glassnet.cli.run_file import config_to_toml
 
@@ -94,13 +162,22 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     prep = prepare(config, progress=not args.quiet)
     if args.resume is not None:
-        state = restore_state(prep.model, prep.optimizer, arrays, meta)
+        try:
+            state = restore_state(prep.model, prep.optimizer, arrays, meta)
+        except FileFormatError as exc:
+            raise FileFormatError(f"{path}: {exc}") from None
         if not args.quiet:
-            print(f"resuming from {path} (epoch {state.epoch}, step {state.step})", file=sys.stderr)
+            for reason in skipped:
+                print(f"skipped a damaged checkpoint: {reason}", file=sys.stderr)
+            remembered = ", ".join(
+                _FLAGS[k] if v is True else f"{_FLAGS[k]} {v}" for k, v in options.items() if v not in (None, False)
+            )
+            print(f"resuming from {path} (epoch {state.epoch}, step {state.step}) to epoch {config.epochs}; "
+                  f"with {remembered}", file=sys.stderr)
     checkpointer = None
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
-                                    keep=args.keep_checkpoints, config=config.to_dict())
+                                    keep=args.keep_checkpoints, config=config.to_dict(), options=options)
         callbacks.append(checkpointer)
     doctor, before = None, []
     if args.doctor:

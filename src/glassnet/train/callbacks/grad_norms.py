@@ -11,8 +11,9 @@ travel with the history into model files and checkpoints::
 
 Place it before any callback that saves the history (a checkpointer), so the
 saved record already holds the norms.  The sampled steps are those whose
-global step number is a multiple of ``every``; after a resume in the middle
-of an epoch, that epoch's mean covers only the steps taken after the resume.
+global step number is a multiple of ``every``; the running sums are part of
+the run's ``TrainState``, so after a resume in the middle of an epoch that
+epoch's mean is the same as without the interruption.
 Cost: one dot product per tensor per sampled step.
 """
 
@@ -29,28 +30,35 @@ __all__ = ["GradientNorms"]
 
 
 class GradientNorms:
-    """Mean gradient norm per parameter tensor per epoch, into ``EpochRecord.grad_norms``."""
+    """Mean gradient norm per parameter tensor per epoch, into ``EpochRecord.grad_norms``.
+
+    The running sums of the current epoch live in the run's state,
+    ``state.callback_state["grad_norms"]`` (tensor name -> sum of norms, and
+    ``"#steps"`` -> the number of sampled steps), not in this object: a
+    checkpoint taken mid-epoch holds them, and a resumed run reports the
+    same means as one never interrupted.
+    """
+
+    KEY = "grad_norms"
+    _STEPS = "#steps"  # not a tensor name: names never start with "#"
 
     def __init__(self, every: int = 10) -> None:
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
         self.every = every
-        self._sums: dict[str, float] = {}
-        self._count = 0
-
-    def on_train_begin(self, state: TrainState, info: dict[str, Any]) -> None:
-        self._sums, self._count = {}, 0
 
     def on_batch_end(self, step: StepInfo) -> None:
         # the first step of a run is always sampled, so even a one-step epoch has a value
         if step.step % self.every and step.step != 1:
             return
+        sums = step.state.callback_state.setdefault(self.KEY, {})
         for name, grad in step.grads.items():
             flat = grad.reshape(-1)
-            self._sums[name] = self._sums.get(name, 0.0) + math.sqrt(float(np.dot(flat, flat)))
-        self._count += 1
+            sums[name] = sums.get(name, 0.0) + math.sqrt(float(np.dot(flat, flat)))
+        sums[self._STEPS] = sums.get(self._STEPS, 0) + 1
 
     def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
-        if self._count:
-            record.grad_norms = {name: total / self._count for name, total in self._sums.items()}
-        self._sums, self._count = {}, 0
+        sums = state.callback_state.pop(self.KEY, {})
+        count = sums.pop(self._STEPS, 0)
+        if count:
+            record.grad_norms = {name: total / count for name, total in sums.items()}
