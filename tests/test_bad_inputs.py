@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -148,6 +149,26 @@ def make_workspace(root: Path) -> Path:
     with contextlib.redirect_stdout(io.StringIO()):
         status = cli_main(["train", "--hidden", "8", "--epochs", "1", "-q", "--checkpoint-dir", str(root / "checkpoints")])
     assert status == 0, "the checkpointed run for the --resume cases failed"
+
+    # checkpoints with valid digests but doctored content (issue 14), and a cosine run for --epochs
+    from glassnet.io.serialize import load_arrays, save_arrays
+    from glassnet.train.checkpoint import CHECKPOINT_KIND
+
+    def doctored(name: str, edit) -> None:
+        shutil.copytree(root / "checkpoints", root / name)
+        (path,) = (root / name).glob("ckpt-*.npz")
+        arrays, meta = load_arrays(path, CHECKPOINT_KIND)
+        edit(meta)
+        save_arrays(path, arrays, meta, CHECKPOINT_KIND)
+
+    doctored("ck-unknown-field", lambda meta: meta["history"]["records"][0].update(foo=1))
+    doctored("ck-no-epoch-sums", lambda meta: meta.pop("epoch_sums"))
+    doctored("ck-rng-list", lambda meta: meta.update(rng=[1, 2, 3]))
+    doctored("ck-hidden-16", lambda meta: meta["config"].update(hidden=16))
+    with contextlib.redirect_stdout(io.StringIO()):
+        status = cli_main(["train", "--hidden", "8", "--epochs", "1", "-q", "--schedule", "cosine_with_warmup",
+                           "--checkpoint-dir", str(root / "ck-cosine")])
+    assert status == 0, "the checkpointed cosine run failed"
 
     # user modules for gradcheck --module
     (root / "nothing.py").write_text("width = 3\n")
@@ -469,6 +490,17 @@ CASES: list[Case] = [
          "no usable checkpoint in DIR/no-idx"),
     Case(TRAIN, "`--resume` with a changed `--lr`", cli("train", "--resume", "W/checkpoints", "--lr", "0.5"), CLI,
          "--resume continues the checkpointed run; these options cannot change: lr"),
+    Case(TRAIN, "`--resume` a checkpoint whose history record has an unknown field (valid digests)",
+         cli("train", "--resume", "W/ck-unknown-field"), CLI, "checkpoint.history.records[0]: unknown key(s) ['foo']"),
+    Case(TRAIN, "`--resume` a checkpoint without `epoch_sums` (valid digests)",
+         cli("train", "--resume", "W/ck-no-epoch-sums"), CLI, "checkpoint: missing key(s) ['epoch_sums']"),
+    Case(TRAIN, "`--resume` a checkpoint whose RNG state is a list (valid digests)",
+         cli("train", "--resume", "W/ck-rng-list"), CLI, "checkpoint.rng: expected an object with keys"),
+    Case(TRAIN, "`--resume` a checkpoint whose `config.hidden` is 16, not a list (valid digests)",
+         cli("train", "--resume", "W/ck-hidden-16"), CLI, "checkpoint.config.hidden: expected a list, got 16"),
+    Case(TRAIN, "`--resume` a finished 1-epoch cosine run with `--epochs 3`",
+         cli("train", "--resume", "W/ck-cosine", "--epochs", "3"), CLI,
+         "--epochs 3 would change the run's cosine_with_warmup learning-rate schedule, which is planned over its 1 epochs"),
     # --- the command line: reading models and inputs
     Case(PRED, "an input with 10 features for a model that takes 64", cli("predict", "W/model.npz", "W/wide.npy"), CLI,
          "wide.npy: the model takes 64 features per sample (images of 8x8), got an array of shape (3, 10)"),

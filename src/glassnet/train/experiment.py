@@ -27,7 +27,7 @@ from glassnet.optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from glassnet.optim.schedules import SCHEDULES, get_schedule, schedule_in_epochs, schedule_to_config
 from glassnet.train.loop import EarlyStopping, History, TrainState, fit
 
-__all__ = ["TrainConfig", "TRAIN_CONFIG_SCHEMA", "schedule_depends_on_epochs", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
+__all__ = ["TrainConfig", "TRAIN_CONFIG_SCHEMA", "schedule_changes_with_epochs", "PRESETS", "Prepared", "RunResult", "prepare", "train", "run", "build_model", "build_schedule", "build_optimizer", "build_loss", "preset_config", "data_location"]
 
 
 @dataclass
@@ -164,20 +164,21 @@ def build_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
     return schedule_in_epochs(config.schedule, steps_per_epoch, lr=config.lr, **epoch_args[config.schedule])
 
 
-def schedule_depends_on_epochs(config: TrainConfig) -> bool:
-    """Whether the configuration's learning-rate schedule changes with ``config.epochs``.
+def schedule_changes_with_epochs(config: TrainConfig, epochs: int) -> bool:
+    """Whether the configuration's learning-rate schedule differs when the run lasts ``epochs`` instead.
 
-    True for schedules planned over the whole run (``cosine_with_warmup``
-    decays to its end value at the last epoch, ``step_decay`` cuts at thirds
-    of it); False for ``constant``, ``exponential_decay`` and
-    ``reduce_on_plateau``.  Found by building the schedule for two run
-    lengths and comparing, so a new schedule entry needs no list here.
+    True for schedules planned over the whole run when the length changes
+    them (``cosine_with_warmup`` decays to its end value at the last epoch,
+    ``step_decay`` cuts at each third of the run); always False for
+    ``constant``, ``exponential_decay`` and ``reduce_on_plateau``.  Found by
+    building both schedules and comparing them, so a new schedule entry
+    needs no list here.
     """
-    def built(epochs: int) -> Any:
-        schedule = build_schedule(replace(config, epochs=epochs), steps_per_epoch=100)
+    def built(n_epochs: int) -> Any:
+        schedule = build_schedule(replace(config, epochs=n_epochs), steps_per_epoch=100)
         return schedule if isinstance(schedule, (int, float)) else schedule_to_config(schedule)
 
-    return built(config.epochs) != built(config.epochs + 1)
+    return built(config.epochs) != built(epochs)
 
 
 def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:
