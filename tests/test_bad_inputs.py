@@ -376,7 +376,7 @@ CASES: list[Case] = [
          lambda w: load_model(w / "bomb.npz"), FileFormatError,
          "bomb.npz: member 'bomb/0000.npy' overlaps member 'bomb/0001.npy'"),
     Case(LOAD, "metadata holding 300,000 empty lists, valid digests", lambda w: load_model(w / "lists.npz"),
-         FileFormatError, "JSON values; glassnet metadata holds at most 200000"),
+         FileFormatError, "JSON values; glassnet metadata holds at most 100000"),
     Case(LOAD, "metadata listing 1,003 layers, valid digests", lambda w: load_model(w / "layers.npz"),
          FileFormatError, "the model lists 1003 layers; a glassnet model file holds at most 1000"),
     Case(LOAD, "a NaN in `0.W`, valid digests", lambda w: load_model(w / "nan-weight.npz"), FileFormatError,

@@ -139,7 +139,7 @@ MAX_META_BYTES = 16 * 2**20
 #: most JSON values (numbers, strings, lists, objects, ...) in the metadata: 22 million empty lists in
 #: 63 MiB once cost 1.7 GiB of Python objects.  A model's metadata (784 scaling statistics, a history of
 #: a few hundred epochs) holds a few thousand.
-MAX_META_ELEMENTS = 200_000
+MAX_META_ELEMENTS = 100_000
 #: deepest nesting of JSON lists and objects in the metadata (glassnet writes at most 5 levels).
 MAX_META_DEPTH = 32
 #: most members (arrays) in an archive; a checkpoint of a 100-layer network with Adam holds about 1,000.
