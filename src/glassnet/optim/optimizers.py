@@ -40,7 +40,7 @@ skip), and decorate it with ``@register``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar, NamedTuple, Union
+from typing import Any, Callable, ClassVar, NamedTuple, Protocol, Union
 
 import numpy as np
 
@@ -79,8 +79,21 @@ __all__ = [
 Params = dict[str, np.ndarray]
 Grads = dict[str, np.ndarray]
 Updates = dict[str, np.ndarray]
-#: a NamedTuple per optimizer: ``step: int`` first, then dicts of arrays keyed like the params.
-OptState = Any
+
+
+class OptState(Protocol):
+    """The type every optimizer's state has: a ``NamedTuple`` (``SGDState``, ``AdamState``, ...) whose first
+    field is ``step: int`` and whose other fields are dicts of arrays keyed like the params.
+
+    Checkpoints store it as arrays (:func:`state_to_arrays`) plus its type's name, and rebuild it
+    with :func:`state_from_arrays`, which checks every name and shape against ``optimizer.init(params)``.
+    """
+
+    step: int
+    _fields: tuple[str, ...]
+
+    def _replace(self, **changes: Any) -> "OptState": ...
+
 #: a positive float, or a schedule ``step -> lr``.
 LearningRate = Union[float, Callable[[int], float]]
 
