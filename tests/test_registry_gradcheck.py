@@ -13,7 +13,7 @@ import inspect
 import numpy as np
 import pytest
 
-from glassnet import ACTIVATIONS, LAYERS, LOSSES, Activation, Dense, Dropout, Softmax, mlp
+from glassnet import ACTIVATIONS, LAYERS, LOSSES, NORMS, Activation, BatchNorm, Dense, Dropout, LayerNorm, Softmax, mlp
 from glassnet.nn.layers import LogSoftmax
 from glassnet.check.gradcheck import check_layer, check_loss, gradcheck
 from glassnet.core.numerics import log_softmax, softmax
@@ -99,12 +99,29 @@ def test_relu_mlp_reports_its_kink_count_honestly():
 
 
 # ---------------------------------------------------------------- layers
+def _randomised(layer, seed: int = 7):
+    """``layer`` initialised, then every parameter and state array drawn at random.
+
+    gamma = 1, beta = 0 and running statistics (0, 1) would hide a mistake that
+    drops gamma, adds beta to the input gradient or ignores the running mean.
+    """
+    rng = np.random.default_rng(seed)
+    layer.initialize(rng, np.float64)
+    for array in layer.params.values():
+        array[...] = rng.uniform(0.5, 2.0, array.shape) * rng.choice([-1.0, 1.0], array.shape)
+    for name, array in layer.state.items():
+        array[...] = rng.uniform(0.3, 2.0, array.shape) if name.endswith("var") else rng.normal(0, 0.5, array.shape)
+    return layer
+
+
 LAYER_EXAMPLES = {
     "Dense": [Dense(4, 3), Dense(4, 1, init="he_normal")],
     "Activation": [Activation("tanh"), Activation("leaky_relu", slope=0.2)],
     "Softmax": [Softmax()],
     "LogSoftmax": [LogSoftmax()],
     "Dropout": [Dropout(0.3)],
+    "BatchNorm": [_randomised(BatchNorm(4)), _randomised(BatchNorm(4, eps=0.1, momentum=0.3, affine=False))],
+    "LayerNorm": [_randomised(LayerNorm(4)), _randomised(LayerNorm(4, eps=0.1, affine=False))],
 }
 
 
@@ -116,12 +133,14 @@ def test_every_registered_layer_has_an_example():
 @pytest.mark.parametrize(
     "layer", [layer for name in sorted(LAYER_EXAMPLES) for layer in LAYER_EXAMPLES[name]], ids=lambda l: l.describe()
 )
-def test_every_layer_passes_check_layer(layer):
-    report = check_layer(layer, (5, 4))
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "training"])
+def test_every_layer_passes_check_layer(layer, training):
+    report = check_layer(layer, (5, 4), training=training)
     _assert_passed(report)
     _assert_fully_accounted(report)
-    expected = ["W", "b", "input"] if isinstance(layer, Dense) else ["input"]
-    assert [t.name for t in report.tensors] == expected
+    expected = {Dense: ["W", "b"]}.get(type(layer), ["gamma", "beta"] if layer.params else [])
+    assert [t.name for t in report.tensors] == expected + ["input"]
+    assert report.training is training
 
 
 def test_dense_reports_every_parameter():
@@ -235,3 +254,21 @@ def test_relu_mlp_with_dropout_training_and_l2():
     _assert_passed(report)
     _assert_fully_accounted(report)
     assert [t.name for t in report.tensors] == ["0.W", "0.b", "3.W", "3.b", "6.W", "6.b", "input"]
+
+
+# ---------------------------------------------------------------- normalisation layers inside an mlp
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "training"])
+@pytest.mark.parametrize("norm", sorted(NORMS))
+def test_mlp_with_each_norm_passes_gradcheck(norm, training):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((6, 4))
+    y = rng.integers(0, 3, 6)
+    model = mlp([4, 5, 4, 3], "tanh", norm=norm, dropout=0.2, rng=0)
+    for i, layer in enumerate(model.layers):  # not the trivial gamma = 1, beta = 0, running (0, 1)
+        if layer.params and not isinstance(layer, Dense):
+            model.layers[i] = _randomised(layer, seed=i)
+    report = gradcheck(model, LOSSES["softmax_cross_entropy"](), X, y, l2=0.4, training=training)
+    _assert_passed(report)
+    _assert_fully_accounted(report)
+    assert [t.name for t in report.tensors] == [
+        "0.W", "0.b", "1.gamma", "1.beta", "4.W", "4.b", "5.gamma", "5.beta", "8.W", "8.b", "input"]

@@ -21,6 +21,7 @@ from glassnet.errors import (
 )
 from glassnet.core.init import INITIALIZERS, get_initializer
 from glassnet.nn.layers import LAYERS, Activation, Dense, Dropout, Layer, LogSoftmax, Softmax
+from glassnet.nn.norm import NORMS, BatchNorm, LayerNorm
 from glassnet.nn.losses import (
     LOSSES,
     BinaryCrossEntropyWithLogits,

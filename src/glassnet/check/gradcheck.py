@@ -24,6 +24,15 @@ moves any pre-activation across a kink is not a test of the code (the finite
 difference straddles a corner), so it is *skipped and counted* in
 ``n_kink_skipped`` rather than reported as an error.
 
+Training mode (``training=True``) checks what the trainer differentiates:
+Dropout draws the same mask at every evaluation, and a layer with batch
+statistics (BatchNorm) makes the whole batch one function, so perturbing
+one sample's input moves every output and the numeric input gradient
+contains the cross-sample terms.  A training forward also updates running
+statistics; the checker snapshots the state before the analytic pass and
+restores it after every evaluation, so each finite difference sees the
+same statistics.  Eval mode checks against the frozen running statistics.
+
 The step size and tolerance follow the dtype: float64 (the default, the model
 is copied to float64) uses ``h = 1e-3``, ``rtol = 1e-6``; float32 uses
 ``h = 1e-2``, ``rtol = 1e-2``, and a failure only in float32 is precision,
@@ -104,6 +113,8 @@ class GradcheckReport:
     rtol: float
     loss_value: float
     subject: str = ""
+    #: True when checked in training mode (batch statistics, a fixed dropout mask)
+    training: bool = False
 
     @property
     def passed(self) -> bool:
@@ -146,7 +157,8 @@ class GradcheckReport:
 
     def __str__(self) -> str:
         lines = [
-            f"gradcheck {self.subject}: {np.dtype(self.dtype).name}, 5-point central differences, "
+            f"gradcheck {self.subject}: {np.dtype(self.dtype).name}, {'training mode, ' if self.training else ''}"
+            "5-point central differences, "
             f"h={self.step:g}, rtol={self.rtol:g}, J={self.loss_value:.6g}",
             self.table(),
         ]
@@ -303,9 +315,12 @@ def gradcheck(
         (i, layer.fn.kinks) for i, layer in enumerate(net.layers) if isinstance(layer, Activation) and layer.fn.kinks
     ]
 
+    frozen = {name: a.copy() for name, a in net.state().items()}
+
     def evaluate() -> tuple[float, list[np.ndarray]]:
         captured: list[np.ndarray] = []
         outputs, _ = net.forward(X, training=training, rng=fresh_rng(), capture=captured)
+        net.set_state(frozen)  # a training forward moved the running statistics: put them back
         value = loss(outputs, y)[0]
         if l2:
             value += l2_penalty(net, l2, X.shape[0], loss.reduction)
@@ -315,6 +330,7 @@ def gradcheck(
     value, grad_X = value_and_grad_fn(
         net, loss, X, y, l2=l2, training=training, rng=fresh_rng(), need_input_grad=check_input
     )
+    net.set_state(frozen)
     analytic = {name: g.copy() for name, g in net.grads().items()}
     base_value, base_regions = evaluate()
     tiny = tiny_scale * max(1.0, abs(base_value))
@@ -330,7 +346,7 @@ def gradcheck(
         if grad_X is None:
             raise ConfigError("value_and_grad_fn returned no input gradient although check_input=True")
         tensors.append(_check_tensor("input", None, "-", X, grad_X.copy(), evaluate, base_regions, **common))
-    report = GradcheckReport(tensors, dtype, step, rtol, float(value), subject=net.describe())
+    report = GradcheckReport(tensors, dtype, step, rtol, float(value), subject=net.describe(), training=training)
     return report.raise_if_failed() if raise_on_failure else report
 
 
@@ -356,6 +372,12 @@ def check_layer(
     ``dJ/dY = R`` and the backward is exercised with a generic upstream
     gradient.  A layer without parameters is initialised with ``seed`` first.
 
+    ``training=True`` runs the layer's training forward: for BatchNorm the
+    statistics of this very batch, so ``J`` is one function of the whole batch
+    and the input gradient must carry the cross-sample terms.  ``training=False``
+    checks against the frozen running statistics.  Either way the layer's state
+    is restored after every evaluation.
+
     Works for any object following the :class:`~glassnet.nn.layers.Layer`
     protocol, so use it on the layers you write yourself.
     """
@@ -372,11 +394,19 @@ def check_layer(
     def fresh_rng() -> np.random.Generator:
         return np.random.default_rng(seed + 1)
 
+    frozen = {name: a.copy() for name, a in getattr(layer, "state", {}).items()}
+
+    def restore_state() -> None:
+        for name, a in frozen.items():
+            layer.state[name][...] = a
+
     Y, backprop = layer.forward(X, training=training, rng=fresh_rng())
+    restore_state()
     R = np.random.default_rng(seed + 2).standard_normal(Y.shape).astype(dtype)
 
     def evaluate() -> tuple[float, list[np.ndarray]]:
         out = layer.forward(X, training=training, rng=fresh_rng())[0]
+        restore_state()  # every evaluation sees the statistics the analytic pass saw
         return float(np.sum(out * R)), _kink_regions([(X, kinks)] if kinks else [])
 
     grad_X = backprop(R, need_input_grad=True)
@@ -393,7 +423,7 @@ def check_layer(
         for name, array in layer.params.items()
     ]
     tensors.append(_check_tensor("input", 0, layer.describe(), X, np.asarray(grad_X), evaluate, base_regions, **common))
-    report = GradcheckReport(tensors, dtype, step, rtol, base_value, subject=layer.describe())
+    report = GradcheckReport(tensors, dtype, step, rtol, base_value, subject=layer.describe(), training=training)
     return report.raise_if_failed() if raise_on_failure else report
 
 

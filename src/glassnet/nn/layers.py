@@ -10,6 +10,10 @@ The protocol (after thinc)::
 * ``layer.params`` and ``layer.grads`` are dicts of arrays with the same keys
   and shapes.  ``backprop`` *overwrites* ``grads`` (it never accumulates), so
   there is nothing to zero between steps.
+* ``layer.state`` holds arrays that are neither parameters nor gradients: the
+  running statistics of :class:`~glassnet.nn.norm.BatchNorm`, updated by a
+  training forward.  Model files and checkpoints save them; optimizers and L2
+  never see them.
 * The closure holds exactly the arrays the derivative needs (Dense keeps X,
   Activation keeps z and f(z), Softmax keeps p); nothing is cached on the
   layer, so two forwards in flight never clobber each other.
@@ -40,6 +44,7 @@ __all__ = [
     "LogSoftmax",
     "Dropout",
     "LAYERS",
+    "register_layer",
     "layer_from_config",
 ]
 
@@ -61,10 +66,15 @@ class Layer:
 
     #: True for layers whose forward differs between training and inference (Dropout).
     stochastic: ClassVar[bool] = False
+    #: True for layers whose training forward mixes the samples of a batch (BatchNorm): they need
+    #: at least 2 samples per training batch, and a gradient check treats the batch as one function.
+    batch_statistics: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        #: non-trainable arrays a training forward updates (running statistics); saved, never optimised.
+        self.state: dict[str, np.ndarray] = {}
 
     def forward(
         self, X: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None
@@ -86,6 +96,10 @@ class Layer:
         """Width of the output for an input of width ``n_in``."""
         return n_in
 
+    def input_width(self) -> int | None:
+        """The input width this layer requires, or None when it takes any width."""
+        return None
+
     def config(self) -> dict[str, Any]:
         """JSON-serialisable constructor arguments."""
         return {}
@@ -94,9 +108,10 @@ class Layer:
         return type(self).__name__
 
     def astype(self, dtype: np.dtype | type) -> None:
-        """Cast parameters and gradient buffers to ``dtype`` in place of the old arrays."""
+        """Cast parameters, gradient buffers and state to ``dtype`` in place of the old arrays."""
         self.params = {k: v.astype(dtype) for k, v in self.params.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.state = {k: v.astype(dtype) for k, v in getattr(self, "state", {}).items()}
 
 
 @register_layer
@@ -139,6 +154,9 @@ class Dense(Layer):
 
     def output_width(self, n_in):
         return self.n_out
+
+    def input_width(self):
+        return self.n_in
 
     def config(self):
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init}

@@ -24,6 +24,7 @@ import numpy as np
 from glassnet.core.activations import ActivationFunction, get_activation
 from glassnet.errors import ConfigError, DataError, NonFiniteError, ShapeError
 from glassnet.nn.layers import Activation, Backprop, Dense, Dropout, Layer, LogSoftmax, Softmax
+from glassnet.nn.norm import NORMS
 from glassnet.core.numerics import sigmoid, softmax
 
 __all__ = ["Sequential", "mlp", "as_generator"]
@@ -71,7 +72,7 @@ class Sequential:
                 raise ConfigError(f"layer {i} is a {type(layer).__name__}, not a glassnet Layer")
             if not layer.initialized:
                 layer.initialize(gen, self.dtype, next_activation=self._next_activation(i))
-            elif any(p.dtype != self.dtype for p in layer.params.values()):
+            elif any(a.dtype != self.dtype for a in (*layer.params.values(), *getattr(layer, "state", {}).values())):
                 layer.astype(self.dtype)
         self._check_widths()
         #: optional metadata carried with the model (class names, preprocessing); JSON-serialisable.
@@ -87,21 +88,24 @@ class Sequential:
         return None
 
     def _check_widths(self) -> None:
-        """Consecutive Dense layers must agree (other layers keep the width)."""
+        """Every layer that needs a width (Dense, BatchNorm, ...) gets it from the layer before."""
         width = None
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Dense):
-                if width is not None and layer.n_in != width:
+            need = layer.input_width()
+            if need is not None:
+                if width is not None and need != width:
                     raise ShapeError(
-                        f"layer {i} ({layer.describe()}) takes {layer.n_in} inputs but the layer before it gives {width}"
+                        f"layer {i} ({layer.describe()}) takes {need} inputs but the layer before it gives {width}"
                     )
-                width = layer.n_out
+                width = need
+            if width is not None:
+                width = layer.output_width(width)
 
     @property
     def n_inputs(self) -> int | None:
         for layer in self.layers:
-            if isinstance(layer, Dense):
-                return layer.n_in
+            if layer.input_width() is not None:
+                return layer.input_width()
         return None
 
     @property
@@ -126,6 +130,19 @@ class Sequential:
         """The gradient arrays, same keys and shapes as :meth:`params`, as of the last backward."""
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
 
+    def state(self) -> dict[str, np.ndarray]:
+        """``{"<i>.<name>": array}`` of the live state arrays (BatchNorm's running statistics), in layer order.
+
+        State is not a parameter: optimizers, L2 and gradients never see it; a
+        training forward updates it; model files and checkpoints save it.
+        """
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in getattr(layer, "state", {}).items()}
+
+    @property
+    def uses_batch_statistics(self) -> bool:
+        """True when a layer's training forward mixes the samples of a batch (BatchNorm)."""
+        return any(getattr(layer, "batch_statistics", False) for layer in self.layers)
+
     def weight_names(self) -> list[str]:
         """Names of the weight matrices (what L2 regularises; biases are excluded)."""
         return [f"{i}.W" for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
@@ -135,15 +152,11 @@ class Sequential:
 
     def set_params(self, values: dict[str, np.ndarray]) -> None:
         """Copy ``values`` into the live parameter arrays (shapes must match exactly)."""
-        live = self.params()
-        missing = set(live) - set(values)
-        extra = set(values) - set(live)
-        if missing or extra:
-            raise ShapeError(f"parameter names differ: missing {sorted(missing)}, unexpected {sorted(extra)}")
-        for name, value in values.items():
-            if live[name].shape != np.shape(value):
-                raise ShapeError(f"parameter {name} has shape {live[name].shape}, got {np.shape(value)}")
-            live[name][...] = value
+        _copy_into(self.params(), values, "parameter")
+
+    def set_state(self, values: dict[str, np.ndarray]) -> None:
+        """Copy ``values`` into the live state arrays (names and shapes as :meth:`state`)."""
+        _copy_into(self.state(), values, "state")
 
     def astype(self, dtype: np.dtype | type) -> "Sequential":
         """A deep copy of the model with every parameter in ``dtype``."""
@@ -184,7 +197,7 @@ class Sequential:
             raise DataError(f"no samples: the feature array is empty (shape {X.shape})")
         n_in = self.n_inputs
         if n_in is not None and X.shape[1] != n_in:
-            first = next(i for i, layer in enumerate(self.layers) if isinstance(layer, Dense))
+            first = next(i for i, layer in enumerate(self.layers) if layer.input_width() is not None)
             raise ShapeError(
                 f"layer {first} ({self.layers[first].describe()}) expects input of shape (n, {n_in}), got {X.shape}"
             )
@@ -270,19 +283,36 @@ class Sequential:
         return np.argmax(self.predict_proba(X, batch_size), axis=1)
 
 
+def _copy_into(live: dict[str, np.ndarray], values: dict[str, np.ndarray], what: str) -> None:
+    """Copy ``values`` into the ``live`` arrays; the names and shapes must match exactly."""
+    missing = set(live) - set(values)
+    extra = set(values) - set(live)
+    if missing or extra:
+        raise ShapeError(f"{what} names differ: missing {sorted(missing)}, unexpected {sorted(extra)}")
+    for name, value in values.items():
+        if live[name].shape != np.shape(value):
+            raise ShapeError(f"{what} {name} has shape {live[name].shape}, got {np.shape(value)}")
+        live[name][...] = value
+
+
 def mlp(
     sizes: Sequence[int],
     activation: str | ActivationFunction = "relu",
     *,
     dropout: float = 0.0,
+    norm: str | None = None,
     output: str = "logits",
     init: str = "auto",
     rng: np.random.Generator | int | None = None,
     dtype: np.dtype | type = np.float32,
 ) -> Sequential:
-    """Build ``Dense -> activation [-> Dropout]`` for each hidden size, then a final Dense.
+    """Build ``Dense [-> norm] -> activation [-> Dropout]`` for each hidden size, then a final Dense.
 
     ``sizes = [n_in, h1, ..., n_out]``; e.g. ``mlp([784, 256, 128, 10])``.
+    ``norm="batch"`` or ``"layer"`` puts a :class:`~glassnet.nn.norm.BatchNorm`
+    or :class:`~glassnet.nn.norm.LayerNorm` between each hidden Dense and its
+    activation (where the original batch-normalisation paper puts it);
+    ``None`` or ``"none"`` leaves it out.
     ``output="logits"`` ends with the last Dense (pair it with
     ``SoftmaxCrossEntropy``); ``output="log_softmax"`` appends a ``LogSoftmax``
     layer (pair it with ``NLLLoss``); ``output="softmax"`` appends a ``Softmax`` layer
@@ -301,10 +331,15 @@ def mlp(
         raise ConfigError(f"dropout rate must be a number in [0, 1), got {dropout!r}")
     if output not in ("logits", "softmax", "log_softmax"):
         raise ConfigError(f"output must be 'logits', 'softmax' or 'log_softmax', got {output!r}")
+    if norm is not None and norm != "none" and norm not in NORMS:
+        raise ConfigError(f"norm must be one of {', '.join(['none', *NORMS])}, got {norm!r}")
+    norm_layer = NORMS.get(norm) if isinstance(norm, str) else None
     act = get_activation(activation)
     layers: list[Layer] = []
     for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
         layers.append(Dense(n_in, n_out, init=init))
+        if norm_layer is not None:
+            layers.append(norm_layer(n_out))
         layers.append(Activation(copy.deepcopy(act)))
         if dropout:
             layers.append(Dropout(dropout))

@@ -1,0 +1,224 @@
+"""BatchNorm and LayerNorm: hand-worked values, PyTorch's running-statistics convention, state vs parameters,
+the gradient checker in training and eval mode, and mistakes the checker must catch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import BatchNorm, Dense, LayerNorm, Sequential, mlp
+from glassnet.check.gradcheck import check_layer, gradcheck
+from glassnet.errors import ConfigError, ShapeError
+from glassnet.nn.layers import LAYERS, Layer, register_layer
+from glassnet.nn.norm import NORMS, complete_batch_grad
+
+
+def _bn(n_features=2, **kwargs) -> BatchNorm:
+    layer = BatchNorm(n_features, **kwargs)
+    layer.initialize(np.random.default_rng(0), np.float64)
+    return layer
+
+
+# ---------------------------------------------------------------- forward, by hand
+def test_batchnorm_training_forward_and_running_update_by_hand():
+    X = np.array([[1.0, 2.0], [3.0, 6.0]])  # column means 2, 4; biased variances 1, 4
+    layer = _bn(momentum=0.1)
+    Y, _ = layer.forward(X, training=True)
+    np.testing.assert_allclose(Y, [[-1.0, -1.0], [1.0, 1.0]], rtol=1e-5)
+    # PyTorch: new = 0.9 old + 0.1 batch; the variance enters unbiased (n/(n-1) = 2): 2 and 8
+    np.testing.assert_allclose(layer.state["running_mean"], [0.2, 0.4], rtol=1e-15)
+    np.testing.assert_allclose(layer.state["running_var"], [0.9 + 0.2, 0.9 + 0.8], rtol=1e-15)
+
+
+def test_batchnorm_eval_uses_the_running_statistics_and_gamma_beta():
+    layer = _bn()
+    layer.state["running_mean"][...] = [1.0, -2.0]
+    layer.state["running_var"][...] = [4.0, 0.25]
+    layer.params["gamma"][...] = [2.0, 3.0]
+    layer.params["beta"][...] = [0.5, -0.5]
+    X = np.array([[3.0, -1.0]])  # one sample is fine in eval mode
+    Y, backprop = layer.forward(X, training=False)
+    eps = layer.eps
+    expected = [2.0 * 2.0 / np.sqrt(4.0 + eps) + 0.5, 3.0 * 1.0 / np.sqrt(0.25 + eps) - 0.5]
+    np.testing.assert_allclose(Y[0], expected, rtol=1e-14)
+    before = {k: v.copy() for k, v in layer.state.items()}
+    grad = backprop(np.array([[1.0, 1.0]]))
+    np.testing.assert_allclose(grad[0], [2.0 / np.sqrt(4.0 + eps), 3.0 / np.sqrt(0.25 + eps)], rtol=1e-14)
+    for k in before:  # eval mode never moves the running statistics
+        np.testing.assert_array_equal(layer.state[k], before[k])
+
+
+def test_layernorm_normalises_each_row_and_ignores_the_mode():
+    layer = LayerNorm(3)
+    layer.initialize(np.random.default_rng(0), np.float64)
+    X = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0]])
+    Y_train, _ = layer.forward(X, training=True)
+    Y_eval, _ = layer.forward(X, training=False)
+    np.testing.assert_array_equal(Y_train, Y_eval)
+    # row 0: mean 2, biased variance 2/3 -> (-1, 0, 1) * sqrt(3/2)
+    np.testing.assert_allclose(Y_train[0], np.array([-1.0, 0.0, 1.0]) * np.sqrt(1.5), rtol=1e-5)
+    np.testing.assert_allclose(Y_train.mean(axis=1), 0.0, atol=1e-12)
+    assert layer.state == {}
+    single, _ = layer.forward(X[:1], training=True)  # one sample is fine: it normalises over features
+    np.testing.assert_array_equal(single, Y_train[:1])
+
+
+def test_batchnorm_refuses_one_sample_in_training_mode():
+    with pytest.raises(ConfigError, match=r"BatchNorm\(2\) in training mode needs at least 2 samples per batch, got 1"):
+        _bn().forward(np.ones((1, 2)), training=True)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_features": 0}, "n_features must be a positive integer"),
+    ({"n_features": 3, "eps": 0.0}, "eps must be a positive finite number"),
+    ({"n_features": 3, "momentum": 1.5}, r"momentum must be a number in \[0, 1\]"),
+    ({"n_features": 3, "affine": "yes"}, "affine must be True or False"),
+])
+def test_bad_options_are_config_errors(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        BatchNorm(**kwargs)
+
+
+def test_wrong_width_is_a_shape_error_at_construction_and_at_forward():
+    with pytest.raises(ShapeError, match=r"layer 1 \(BatchNorm\(5\)\) takes 5 inputs but the layer before it gives 6"):
+        Sequential([Dense(4, 6), BatchNorm(5)])
+    with pytest.raises(ShapeError, match=r"LayerNorm\(3\) expects input of shape \(n, 3\)"):
+        Sequential([LayerNorm(3)]).forward(np.ones((2, 4)))
+    assert Sequential([BatchNorm(3), Dense(3, 2)], rng=0).n_inputs == 3
+
+
+# ---------------------------------------------------------------- state is not a parameter
+def test_mlp_norm_places_the_layer_and_splits_params_from_state():
+    model = mlp([4, 5, 3], norm="batch", rng=0)
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "BatchNorm", "Activation", "Dense"]
+    assert list(model.params()) == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]
+    assert list(model.state()) == ["1.running_mean", "1.running_var"]
+    assert model.weight_names() == ["0.W", "3.W"]  # L2 regularises neither gamma nor the state
+    assert model.n_params() == 4 * 5 + 5 + 5 + 5 + 5 * 3 + 3
+    assert all(a.dtype == np.float32 for a in model.state().values())
+    layered = mlp([4, 5, 3], norm="layer", rng=0, dtype=np.float64)
+    assert type(layered.layers[1]) is LayerNorm and layered.state() == {}
+    assert mlp([4, 5, 3], norm="none", rng=0).describe() == mlp([4, 5, 3], rng=0).describe()
+    with pytest.raises(ConfigError, match="norm must be one of none, batch, layer, got 'group'"):
+        mlp([4, 5, 3], norm="group")
+    assert set(NORMS) == {"batch", "layer"}
+
+
+def test_optimizer_and_l2_never_touch_the_running_statistics():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
+    model = mlp([4, 5, 3], norm="batch", rng=0, dtype=np.float64)
+    loss = gn.SoftmaxCrossEntropy()
+    model.set_state({"1.running_mean": np.full(5, 100.0), "1.running_var": np.full(5, 1e4)})
+    penalty = gn.l2_penalty(model, 0.5, 8)
+    model.set_state({"1.running_mean": np.zeros(5), "1.running_var": np.ones(5)})
+    assert gn.l2_penalty(model, 0.5, 8) == penalty
+    opt = gn.SGD(lr=0.1, momentum=0.9)
+    opt_state = opt.init(model.params())
+    Z = X @ model.params()["0.W"] + model.params()["0.b"]  # what the BatchNorm sees
+    gn.value_and_grad(model, loss, X, y, l2=0.5, training=True)
+    after_forward = {k: v.copy() for k, v in model.state().items()}
+    np.testing.assert_allclose(after_forward["1.running_mean"], 0.1 * Z.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(after_forward["1.running_var"], 0.9 + 0.1 * Z.var(axis=0, ddof=1), rtol=1e-12)
+    updates, opt_state = opt.update(model.grads(), opt_state, model.params())
+    assert set(updates) == set(model.params()) and not set(updates) & set(model.state())
+    gn.apply_updates(model.params(), updates)
+    for k, v in model.state().items():
+        np.testing.assert_array_equal(v, after_forward[k])
+
+
+def test_astype_and_copy_carry_the_state():
+    model = mlp([4, 5, 3], norm="batch", rng=0)
+    model.set_state({"1.running_mean": np.arange(5.0), "1.running_var": np.arange(1.0, 6.0)})
+    clone = model.astype(np.float64)
+    assert clone.state()["1.running_var"].dtype == np.float64
+    np.testing.assert_array_equal(clone.state()["1.running_mean"], np.arange(5.0))
+    clone.state()["1.running_mean"][0] = 99
+    assert model.state()["1.running_mean"][0] == 0  # a copy, not a view
+
+
+# ---------------------------------------------------------------- the gradient checker
+def test_model_gradcheck_in_training_mode_treats_the_batch_as_one_function():
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((7, 4)), rng.integers(0, 3, 7)
+    for norm in NORMS:
+        model = mlp([4, 6, 5, 3], "tanh", norm=norm, rng=1)
+        before = {k: v.copy() for k, v in model.state().items()}
+        for training in (False, True):
+            report = gradcheck(model, gn.SoftmaxCrossEntropy(), X, y, l2=0.3, training=training)
+            assert report.passed and report.max_rel_error < 1e-6, str(report)
+            assert report.training is training
+            assert ("training mode" in str(report)) is training
+        for k, v in model.state().items():  # the model checked is a copy
+            np.testing.assert_array_equal(v, before[k])
+
+
+class _Incomplete(BatchNorm):
+    """The classic mistake: the training backward treats the batch mean and variance as constants."""
+
+    def forward(self, X, *, training=False, rng=None):
+        Y, backprop = super().forward(X, training=training, rng=rng)
+        if not training:
+            return Y, backprop
+        scale = self.params["gamma"] / np.sqrt(X.var(axis=0) + self.eps)
+
+        def wrong(grad_Y, need_input_grad=True):
+            backprop(grad_Y, need_input_grad=False)  # gamma and beta gradients stay right
+            return grad_Y * scale
+
+        return Y, wrong
+
+
+def test_checker_rejects_the_incomplete_backward_in_training_mode_only():
+    layer = _Incomplete(4)
+    layer.initialize(np.random.default_rng(0), np.float64)
+    layer.params["gamma"][...] = [1.5, -0.7, 2.0, 0.9]
+    bad = check_layer(layer, (6, 4), training=True)
+    assert not bad.passed
+    assert [t.name for t in bad.failing()] == ["input"]
+    assert bad["input"].max_rel_error > 0.1
+    # the numeric gradient sums to 0 down each column (shift invariance); the wrong one does not
+    numeric, analytic = bad["input"].numeric, bad["input"].analytic
+    np.testing.assert_allclose(numeric.sum(axis=0), 0.0, atol=1e-8)
+    assert np.abs(analytic.sum(axis=0)).max() > 0.1
+    # adding back the mean and variance paths turns the wrong gradient into the numeric one
+    X = np.random.default_rng(0).standard_normal((6, 4))
+    np.testing.assert_allclose(complete_batch_grad(analytic, X, layer.eps), numeric, rtol=1e-6, atol=1e-9)
+    assert check_layer(layer, (6, 4), training=False).passed  # in eval mode the formula is right
+
+
+class _UsesItsRunningMean(Layer):
+    """A training forward that reads and then moves its own state: y = x - s, then s <- s + mean(x).
+
+    Without the checker restoring the state, each of the four evaluations of
+    the stencil would see a different s and the finite difference would be
+    off by the drift, not by a derivative.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.state = {"s": np.zeros(3)}
+
+    def forward(self, X, *, training=False, rng=None):
+        Y = X - self.state["s"]
+        if training:
+            self.state["s"] += X.mean(axis=0)
+        return Y, lambda grad_Y, need_input_grad=True: grad_Y
+
+
+def test_checker_restores_state_between_evaluations():
+    report = check_layer(_UsesItsRunningMean(), (4, 3), training=True)
+    assert report.passed, str(report)
+    assert report.max_rel_error < 1e-9
+
+
+# ---------------------------------------------------------------- the registry (issue 11)
+def test_layer_registry_refuses_a_second_class_with_the_same_name():
+    class BatchNorm(Layer):  # noqa: F811 - deliberately the same name as glassnet's
+        pass
+
+    with pytest.raises(ValueError, match="a layer named 'BatchNorm' is already registered"):
+        register_layer(BatchNorm)
+    assert LAYERS["BatchNorm"] is gn.BatchNorm
+    assert register_layer(gn.BatchNorm) is gn.BatchNorm  # the same class again is harmless
