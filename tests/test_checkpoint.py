@@ -25,11 +25,12 @@ def blobs(seed=0):
     return X, y
 
 
-def test_checkpoint_round_trip_resumes_mid_epoch_bit_identically(tmp_path):
+@pytest.mark.parametrize("norm", [None, "batch"])
+def test_checkpoint_round_trip_resumes_mid_epoch_bit_identically(tmp_path, norm):
     X, y = blobs()
 
     def setup():
-        model = gn.mlp([5, 8, 3], "tanh", dropout=0.2, rng=1)
+        model = gn.mlp([5, 8, 3], "tanh", dropout=0.2, norm=norm, rng=1)
         return model, SGD(lr=ReduceLROnPlateau(0.1, patience=0), momentum=0.9)
 
     kwargs = dict(epochs=4, batch_size=8, validation_split=0.2, early_stopping=EarlyStopping(patience=10))
@@ -56,6 +57,10 @@ def test_checkpoint_round_trip_resumes_mid_epoch_bit_identically(tmp_path):
     fit(resumed, X, y, optimizer=opt, state=state, **kwargs)
     for name, value in full.params().items():
         np.testing.assert_array_equal(value, resumed.params()[name])
+    assert list(full.state()) == (["1.running_mean", "1.running_var"] if norm else [])
+    for name, value in full.state().items():  # the running statistics resume bit for bit too
+        np.testing.assert_array_equal(value, resumed.state()[name])
+        assert np.any(value != (1.0 if name.endswith("var") else 0.0))  # they did move
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):

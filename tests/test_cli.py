@@ -129,6 +129,19 @@ def test_train_prints_the_run_and_writes_model_and_history(trained):
     assert history["records"][-1]["val_accuracy"] > 0.5
 
 
+@pytest.mark.parametrize("norm, layer", [("batch", "BatchNorm(16)"), ("layer", "LayerNorm(16)")])
+def test_train_with_norm_saves_the_layer_and_its_statistics(tmp_path, capsys, norm, layer):
+    status, out, _ = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--norm", norm, "-o", str(tmp_path / "m.npz"))
+    assert status == 0
+    assert f"model: Dense(64->16) -> {layer} -> Activation(relu) -> Dropout(0.2) -> Dense(16->10)" in out
+    model = load_model(tmp_path / "m.npz")
+    assert model.meta["train_config"]["norm"] == norm
+    assert list(model.state()) == (["1.running_mean", "1.running_var"] if norm == "batch" else [])
+    accuracy = float(re.search(r"^test accuracy: (\d\.\d{4})$", out, re.M).group(1))
+    status, out, _ = run(capsys, "evaluate", str(tmp_path / "m.npz"))  # eval mode: the running statistics
+    assert status == 0 and f"{accuracy:.4f}" in out
+
+
 def test_train_without_quiet_writes_one_line_per_epoch_to_stderr(capsys):
     status, out, err = run(capsys, "train", *SMALL, "--epochs", "2")
     assert status == 0
@@ -430,6 +443,7 @@ def test_help_lists_every_registry_choice(capsys):
         listed = re.search(re.escape(option) + r" \{([^}]*)\}", flat)
         assert listed is not None, option
         assert sorted(listed.group(1).split(",")) == sorted(registry), option
+    assert "--norm {none,batch,layer}" in flat
     assert "'none' for no hidden layer" in flat
 
 

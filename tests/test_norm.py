@@ -222,3 +222,68 @@ def test_layer_registry_refuses_a_second_class_with_the_same_name():
         register_layer(BatchNorm)
     assert LAYERS["BatchNorm"] is gn.BatchNorm
     assert register_layer(gn.BatchNorm) is gn.BatchNorm  # the same class again is harmless
+
+
+# ---------------------------------------------------------------- training, saving, early stopping
+def _blobs(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 4)) * 3 + 1
+    return X, (X[:, 0] > 1).astype(int) + (X[:, 1] > 2).astype(int)
+
+
+def test_fit_refuses_batch_size_one_with_batchnorm_but_not_with_layernorm():
+    X, y = _blobs()
+    with pytest.raises(ConfigError, match=r"batch size 1 cannot train a model with BatchNorm\(6\).*variance 0"):
+        gn.fit(mlp([4, 6, 3], norm="batch", rng=0), X, y, optimizer=gn.SGD(lr=0.1), epochs=1, batch_size=1)
+    history = gn.fit(mlp([4, 6, 3], norm="layer", rng=0), X, y, optimizer=gn.SGD(lr=0.1), epochs=1, batch_size=1)
+    assert history.records[0].steps == 50
+
+
+def test_a_last_batch_of_one_sample_joins_the_one_before():
+    X, y = _blobs(n=41)
+    sizes = []
+
+    class Sizes:
+        def on_batch_end(self, step):
+            sizes.append(step.batch_size)
+
+    model = mlp([4, 6, 3], norm="batch", rng=0)
+    history = gn.fit(model, X, y, optimizer=gn.SGD(lr=0.1), epochs=2, batch_size=8, callbacks=[Sizes()])
+    assert sizes == [8, 8, 8, 8, 9] * 2  # 41 = 4 * 8 + 9, never a batch of 1
+    assert [r.steps for r in history.records] == [5, 5]
+    sizes.clear()
+    gn.fit(mlp([4, 6, 3], rng=0), X, y, optimizer=gn.SGD(lr=0.1), epochs=1, batch_size=8, callbacks=[Sizes()])
+    assert sizes == [8, 8, 8, 8, 8, 1]  # without batch statistics nothing changes
+
+
+def test_model_file_saves_and_restores_the_running_statistics(tmp_path):
+    X, y = _blobs()
+    model = mlp([4, 6, 3], norm="batch", rng=0)
+    gn.fit(model, X, y, optimizer=gn.SGD(lr=0.1, momentum=0.9), epochs=3, batch_size=10, rng=0)
+    gn.save_model(tmp_path / "m.npz", model)
+    loaded = gn.load_model(tmp_path / "m.npz")
+    assert list(loaded.state()) == ["1.running_mean", "1.running_var"]
+    for name, value in model.state().items():
+        np.testing.assert_array_equal(loaded.state()[name], value)
+        assert np.any(value != (1.0 if name.endswith("var") else 0.0))
+    assert loaded.layers[1].config() == model.layers[1].config()
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_early_stopping_restores_the_running_statistics_of_the_best_epoch():
+    X, y = _blobs(n=80)
+    seen = {}
+
+    class Remember:
+        def on_epoch_end(self, record, state):
+            seen[record.epoch] = {k: v.copy() for k, v in model.state().items()}
+
+    model = mlp([4, 16, 3], norm="batch", rng=0)
+    history = gn.fit(model, X, y, optimizer=gn.SGD(lr=0.5, momentum=0.9), epochs=12, batch_size=8,
+                     validation_split=0.25, early_stopping=gn.EarlyStopping(patience=1), rng=0,
+                     callbacks=[Remember()])
+    best = history.best_epoch
+    assert best is not None and best < len(history)  # stopped or ended after the best epoch
+    for name, value in model.state().items():
+        np.testing.assert_array_equal(value, seen[best][name])
+    assert any(np.any(seen[len(history)][k] != seen[best][k]) for k in seen[best])

@@ -118,9 +118,10 @@ def data_options(p: argparse.ArgumentParser) -> None:
 
 
 def model_options(p: argparse.ArgumentParser) -> None:
-    """--hidden, --activation, --loss, --label-smoothing, --l2, --dropout, --dtype."""
+    """--hidden, --activation, --loss, --label-smoothing, --l2, --dropout, --norm, --dtype."""
     from glassnet.core.activations import ACTIVATIONS
     from glassnet.nn.losses import LOSSES
+    from glassnet.nn.norm import NORMS
 
     defaults = _defaults()
     p.add_argument("--hidden", type=positive_int_list,
@@ -131,6 +132,9 @@ def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-smoothing", type=fraction, help="label smoothing for cross-entropy, in [0, 1) (default 0)")
     p.add_argument("--l2", type=nonneg_float, help="L2 strength lambda in lambda/(2m) * sum W^2 (default 0)")
     p.add_argument("--dropout", type=fraction, help="dropout rate after each hidden layer, in [0, 1) (default 0)")
+    p.add_argument("--norm", choices=["none", *NORMS],
+                   help="normalisation between each hidden Dense layer and its activation: batch = BatchNorm, "
+                   f"layer = LayerNorm (default {defaults.norm})")
     p.add_argument("--dtype", choices=["float32", "float64"], help="floating-point type (default float32)")
 
 

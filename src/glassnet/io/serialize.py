@@ -102,7 +102,7 @@ from numpy.lib import format as npy_format
 from glassnet import __version__
 from glassnet.core.activations import ACTIVATIONS
 from glassnet.core.files import open_regular
-from glassnet.errors import ConfigError, FileFormatError, GlassnetError
+from glassnet.errors import ConfigError, FileFormatError, GlassnetError, ShapeError
 from glassnet.nn.layers import LAYERS, Activation, Dense, Layer, layer_from_config
 from glassnet.nn.model import Sequential
 
@@ -863,20 +863,28 @@ def load_model(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Seq
 def model_arrays(model: Sequential) -> dict[str, np.ndarray]:
     """The arrays a model file (and a checkpoint's ``param/`` part) holds: name -> live array.
 
-    Today these are the parameters, ``model.params()`` (``"0.W"``, ``"0.b"``,
-    ...).  **Non-parameter state** (running statistics of a normalisation
-    layer, for example) belongs here too, under its own names
-    (``"<layer index>.<name>"``): every array returned is written, covered by
-    the digest and restored by :func:`load_model` through
-    :func:`set_model_arrays`, and the format needs no new version.  Add it in
-    this function and in :func:`set_model_arrays`, nowhere else.
+    The parameters, ``model.params()`` (``"0.W"``, ``"0.b"``, ...), and the
+    non-parameter state, ``model.state()`` (BatchNorm's ``"1.running_mean"``,
+    ``"1.running_var"``), under ``"<layer index>.<name>"``: every array
+    returned is written, covered by the digest and restored by
+    :func:`load_model` through :func:`set_model_arrays`.  A new kind of model
+    array goes in this function and in :func:`set_model_arrays`, nowhere else.
     """
-    return model.params()
+    params, state = model.params(), model.state()
+    clash = sorted(set(params) & set(state))
+    if clash:
+        raise ConfigError(f"the names {clash} are both a parameter and a state array, so the model cannot be saved")
+    return {**params, **state}
 
 
 def set_model_arrays(model: Sequential, arrays: Mapping[str, np.ndarray]) -> None:
     """Copy ``arrays`` (names and shapes exactly those of :func:`model_arrays`) into ``model``."""
-    model.set_params(dict(arrays))
+    params, state = model.params(), model.state()
+    extra = sorted(set(arrays) - set(params) - set(state))
+    if extra:
+        raise ShapeError(f"unexpected model arrays {extra}")
+    model.set_params({name: arrays[name] for name in params if name in arrays})
+    model.set_state({name: arrays[name] for name in state if name in arrays})
 
 
 def nonfinite_summary(name: str, array: np.ndarray) -> str | None:

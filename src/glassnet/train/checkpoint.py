@@ -119,8 +119,8 @@ def save_checkpoint(directory: Path | str, model: Sequential, optimizer: Any, st
         arrays["train/order"] = state.order
     if state.val_index is not None:
         arrays["train/val_index"] = state.val_index
-    if state.best_params is not None:
-        arrays.update({f"best/{k}": v for k, v in state.best_params.items()})
+    if state.best_params is not None:  # the best epoch's model arrays: parameters and state, as param/
+        arrays.update({f"best/{k}": v for k, v in {**state.best_params, **(state.best_state or {})}.items()})
     meta = {
         "checkpoint_version": CHECKPOINT_VERSION,
         "epoch": state.epoch,
@@ -274,7 +274,8 @@ def restore_state(model: Sequential, optimizer: Any, arrays: dict[str, np.ndarra
         val_index=arrays.get("train/val_index"),
         history=history,
         best_score=float(meta["best_score"]) if meta["best_score"] is not None else float("inf"),
-        best_params=best or None,
+        best_params={k: v for k, v in best.items() if k in model.params()} or None,
+        best_state={k: v for k, v in best.items() if k in model.state()} or None,
         bad_epochs=meta["bad_epochs"],
         epoch_loss_sum=float(sums["loss_sum"]),
         epoch_correct=sums["correct"],
@@ -323,7 +324,8 @@ class Checkpointer:
 
     def _save(self, state: TrainState) -> None:
         assert self._model is not None
-        if not all(np.isfinite(p).all() for p in self._model.params().values()):
+        arrays = (*self._model.params().values(), *self._model.state().values())
+        if not all(np.isfinite(a).all() for a in arrays):
             return  # keep the last good checkpoint as the newest one
         self.last_path = save_checkpoint(self.directory, self._model, self.optimizer, state, self.config,
                                          keep=self.keep, options=self.options)

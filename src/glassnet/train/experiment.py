@@ -48,6 +48,8 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     l2: float = 0.0
     dropout: float = 0.0
+    #: "none", "batch" (BatchNorm) or "layer" (LayerNorm) between each hidden Dense and its activation
+    norm: str = "none"
     epochs: int = 30
     batch_size: int | None = 32
     seed: int = 0
@@ -144,8 +146,8 @@ def build_model(config: TrainConfig, n_features: int, n_classes: int, rng: np.ra
     loss = get_loss(config.loss)
     output = {"probs": "softmax", "log_probs": "log_softmax"}.get(loss.expects, "logits")
     n_out = 1 if (config.loss == "binary_cross_entropy_with_logits" and n_classes == 2) else n_classes
-    return mlp([n_features, *config.hidden, n_out], config.activation, dropout=config.dropout, output=output,
-               rng=rng, dtype=np.dtype(config.dtype))
+    return mlp([n_features, *config.hidden, n_out], config.activation, dropout=config.dropout, norm=config.norm,
+               output=output, rng=rng, dtype=np.dtype(config.dtype))
 
 
 def build_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:

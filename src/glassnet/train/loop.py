@@ -147,6 +147,8 @@ class TrainState:
     history: History = field(default_factory=History)
     best_score: float = math.inf
     best_params: dict[str, np.ndarray] | None = None
+    #: the model state (BatchNorm's running statistics) that goes with ``best_params``
+    best_state: dict[str, np.ndarray] | None = None
     bad_epochs: int = 0
     # running sums of the current epoch (so a resumed epoch reports the same numbers)
     epoch_loss_sum: float = 0.0
@@ -270,6 +272,10 @@ def fit(
     settings (batch size outside ``[1, n]``, epochs, validation split, clip norm,
     an object that is not an optimizer); see docs/bad-inputs.md.
 
+    A model with BatchNorm needs at least 2 samples per training batch: a
+    batch size of 1 is a ConfigError, and a last batch that would hold a single
+    sample joins the batch before it.
+
     ``flush_denormals`` (default True) runs the loop with subnormal floats
     flushed to zero (:mod:`glassnet.core.fpenv`): they change nothing above
     ``1.2e-38`` in float32 but make a CPU's arithmetic tens of times slower,
@@ -289,6 +295,9 @@ def fit(
         raise ConfigError("early stopping on val_loss needs validation_data or validation_split")
     n = X.shape[0]
     batch_size = _checked_batch_size(batch_size, n)
+    _check_batch_statistics(model, batch_size)
+    # with batch statistics a last batch of one sample joins the batch before it
+    merge_last = model.uses_batch_statistics and n % batch_size == 1
     if clip_norm is not None and not (clip_norm > 0 and math.isfinite(clip_norm)):
         raise ConfigError(f"clip_norm must be a positive number, got {clip_norm!r}")
     if state.order is not None and (state.order.shape != (n,) or state.order.min() < 0 or state.order.max() >= n):
@@ -303,15 +312,16 @@ def fit(
         if state.plateau is None:
             state.plateau = schedule.init_state()
         schedule.bind(state.plateau)
-    step = _Stepper(model, loss, optimizer, l2, clip_norm, callbacks, np.empty((batch_size, X.shape[1]), dtype=model.dtype))
+    buffer = np.empty((batch_size + int(merge_last), X.shape[1]), dtype=model.dtype)
+    step = _Stepper(model, loss, optimizer, l2, clip_norm, callbacks, buffer)
     _call(callbacks, "on_train_begin", state, {
-        "epochs": epochs, "steps_per_epoch": -(-n // batch_size), "n_samples": n, "batch_size": batch_size,
+        "epochs": epochs, "steps_per_epoch": -(-n // batch_size) - int(merge_last), "n_samples": n, "batch_size": batch_size,
         "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
     })
     # Overflow is reported as a NonFiniteError naming the step and layer, not as numpy warnings.
     with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
         while state.epoch < epochs and not state.stop:
-            if not _run_epoch(step, X, y, batch_size, shuffle, state):
+            if not _run_epoch(step, X, y, batch_size, shuffle, state, merge_last):
                 break  # stopped mid-epoch by a callback
             state.epoch += 1
             record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
@@ -324,6 +334,8 @@ def fit(
 
     if early_stopping is not None and early_stopping.restore_best and state.best_params is not None:
         model.set_params(state.best_params)
+        if state.best_state is not None:
+            model.set_state(state.best_state)
     _call(callbacks, "on_train_end", state.history)
     return state.history
 
@@ -377,6 +389,17 @@ def _checked_batch_size(batch_size: Any, n: int) -> int:
     return int(batch_size)
 
 
+def _check_batch_statistics(model: Sequential, batch_size: int) -> None:
+    """BatchNorm normalises by the batch's statistics: a batch of one sample has none worth the name."""
+    if model.uses_batch_statistics and batch_size < 2:
+        first = next(layer for layer in model.layers if getattr(layer, "batch_statistics", False))
+        raise ConfigError(
+            f"batch size 1 cannot train a model with {first.describe()}: in training mode it normalises each "
+            "feature by the batch's mean and variance, and one sample has variance 0; use a batch size >= 2 "
+            "(or LayerNorm, which normalises each sample on its own)"
+        )
+
+
 @dataclass
 class _Stepper:
     """One optimisation step: forward, loss, backward, clipping, update, bookkeeping, callbacks."""
@@ -426,11 +449,13 @@ class _Stepper:
                   StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
 
 
-def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, state: TrainState) -> bool:
+def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, state: TrainState,
+               merge_last: bool = False) -> bool:
     """The steps of one epoch from ``state.position`` on (a resumed run continues mid-epoch).
 
     A new epoch draws its sample order from ``state.rng``.  Returns False when a callback
-    stopped the run before the epoch's end.
+    stopped the run before the epoch's end.  With ``merge_last`` a last batch of one sample
+    joins the batch before it.
     """
     n = X.shape[0]
     if state.order is None:
@@ -440,7 +465,8 @@ def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, sh
         state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
     started = time.perf_counter()
     while state.position < n and not state.stop:
-        step(X, y, state.order[state.position : state.position + batch_size], state)
+        end = state.position + batch_size
+        step(X, y, state.order[state.position : n if merge_last and end == n - 1 else end], state)
     state.epoch_seconds += time.perf_counter() - started
     return state.position >= n
 
@@ -476,6 +502,7 @@ def _early_stopping(rule: EarlyStopping, record: EpochRecord, model: Sequential,
         state.history.best_epoch = record.epoch
         if rule.restore_best:
             state.best_params = {k: v.copy() for k, v in model.params().items()}
+            state.best_state = {k: v.copy() for k, v in model.state().items()}
     else:
         state.bad_epochs += 1
         if state.bad_epochs > rule.patience:
