@@ -35,6 +35,14 @@ Softplus: ``nn.Softplus`` becomes linear above its threshold (20), glassnet's
 softplus is exact; every softplus case checks its pre-activations stay below
 that threshold, so the comparison is between identical functions.
 
+Normalisation cases (``NORM_CASES``): the same networks with a BatchNorm or a
+LayerNorm between each hidden Linear and its activation (random gamma, beta
+and running statistics), in eval mode (frozen running statistics) and in
+training mode (the batch's statistics; the module in ``.train()``, no dropout).
+Besides the loss and every gradient, the running statistics after the
+forward must agree: PyTorch's momentum convention and unbiased running
+variance are glassnet's.
+
 Cases come from ``np.random.default_rng([BASE_SEED, case_index])``: the
 activation and loss variant cycle through every combination (so each appears
 many times, see ``test_case_coverage``), everything else is drawn from the case's generator.
@@ -141,10 +149,15 @@ class Case:
     reduction: str
     l2: float
     dropout: bool
+    norm: str | None = None  # "batch" or "layer" between each hidden Dense and its activation
+    training: bool = False
 
     @property
     def id(self) -> str:
         parts = [f"case{self.index:03d}", self.activation, self.variant.label, self.reduction]
+        if self.norm:
+            parts[0] = f"norm{self.index:03d}"
+            parts.append(f"{self.norm}-{'train' if self.training else 'eval'}")
         if self.l2:
             parts.append("l2")
         if self.dropout:
@@ -187,6 +200,25 @@ def make_case(index: int) -> Case:
 CASES = [make_case(i) for i in range(N_CASES)]
 
 
+def make_norm_case(index: int) -> Case:
+    """A case of the normalisation suite: norm and mode cycle fastest, then the activation, then the loss."""
+    norm, training = [("batch", False), ("batch", True), ("layer", False), ("layer", True)][index % 4]
+    base = make_case(N_CASES + index)
+    activation = ACTIVATION_NAMES[(index // 4) % len(ACTIVATION_NAMES)]
+    variant = LOSS_VARIANTS[(index // 4 // len(ACTIVATION_NAMES) + index) % len(LOSS_VARIANTS)]
+    rng = np.random.default_rng([BASE_SEED, N_CASES + index, 2])
+    return dataclasses.replace(
+        base, index=index, activation=activation, activation_options=ACTIVATION_OPTIONS[activation](rng),
+        variant=variant, sizes=base.sizes if variant.targets != "binary" else (*base.sizes[:-1], 1),
+        batch=max(base.batch, 2) if norm == "batch" and training else base.batch,
+        dropout=base.dropout and not training, norm=norm, training=training,
+    )
+
+
+#: every activation with each norm in each mode, twice
+NORM_CASES = [make_norm_case(i) for i in range(4 * len(ACTIVATION_NAMES) * 2)]
+
+
 # ---------------------------------------------------------------------- running one case
 @dataclasses.dataclass
 class Problem:
@@ -206,12 +238,18 @@ def make_problem(case: Case) -> Problem:
         activation=get_activation(case.activation, **case.activation_options),
         dropout=0.3 if case.dropout else 0.0,
         output=output,
+        norm=case.norm,
         rng=rng,
         dtype=np.float64,
     )
     for layer in model.layers:  # non-zero biases, so the bias path is tested too
         if isinstance(layer, Dense):
             layer.params["b"][...] = rng.normal(0.0, 0.5, size=layer.n_out)
+    for name, array in {**model.params(), **model.state()}.items():  # not gamma = 1, beta = 0, stats (0, 1)
+        if name.endswith(("gamma", "beta", "running_mean")):
+            array[...] = rng.normal(0.0, 0.7, size=array.shape) + (1.0 if name.endswith("gamma") else 0.0)
+        elif name.endswith("running_var"):
+            array[...] = rng.uniform(0.4, 2.5, size=array.shape)
     m, k = case.batch, case.sizes[-1]
     X = rng.normal(size=(m, case.sizes[0]))
     if v.targets == "labels":
@@ -234,9 +272,12 @@ def glassnet_result(case: Case, problem: Problem) -> dict[str, np.ndarray]:
     if v.loss in ("softmax_cross_entropy", "cross_entropy", "nll"):
         options.update(label_smoothing=problem.label_smoothing, class_weights=problem.class_weights)
     loss = get_loss(v.loss, **options)
-    value, grad_X = value_and_grad(problem.model, loss, problem.X, problem.targets, l2=case.l2, need_input_grad=True)
+    model = problem.model.copy()  # a training forward moves the running statistics; PyTorch starts from the same
+    value, grad_X = value_and_grad(model, loss, problem.X, problem.targets, l2=case.l2, need_input_grad=True,
+                                   training=case.training)
     result = {"loss": np.asarray(value)}
-    result.update({name: grad.copy() for name, grad in problem.model.grads().items()})
+    result.update({name: grad.copy() for name, grad in model.grads().items()})
+    result.update({name: array.copy() for name, array in model.state().items()})  # after the forward
     result["X"] = grad_X
     return result
 
@@ -287,6 +328,9 @@ def torch_result(case: Case, problem: Problem) -> dict[str, np.ndarray]:
     """The same dictionary as :func:`glassnet_result`, from PyTorch autograd."""
     net = to_torch(problem.model)
     assert not net.training
+    if case.training:
+        assert not case.dropout  # PyTorch's dropout masks are its own
+        net.train()
     for i, mod in enumerate(net):
         if isinstance(mod, nn.Hardsigmoid):  # see the module docstring
             net[i] = Float64Hardsigmoid()
@@ -302,6 +346,12 @@ def torch_result(case: Case, problem: Problem) -> dict[str, np.ndarray]:
         if isinstance(mod, nn.Linear):
             result[f"{i}.W"] = mod.weight.grad.numpy().T
             result[f"{i}.b"] = mod.bias.grad.numpy()
+        if isinstance(mod, (nn.BatchNorm1d, nn.LayerNorm)):
+            result[f"{i}.gamma"] = mod.weight.grad.numpy()
+            result[f"{i}.beta"] = mod.bias.grad.numpy()
+        if isinstance(mod, nn.BatchNorm1d):
+            result[f"{i}.running_mean"] = mod.running_mean.numpy()
+            result[f"{i}.running_var"] = mod.running_var.numpy()
     result["X"] = X.grad.numpy()
     return result
 
@@ -323,12 +373,39 @@ def assert_results_match(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarr
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"{name} differs elementwise")
 
 
+#: the normalisation suite's elementwise atol, relative to the largest gradient entry of the whole problem
+NORM_ATOL_SCALE = 1e-12
+
+
+def assert_norm_results_match(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> None:
+    """:func:`assert_results_match` with an absolute floor taken from the whole problem's gradients.
+
+    Normalisation makes some gradients exactly 0 or nearly so by invariance: a bias right before a
+    training-mode BatchNorm is subtracted again with the batch mean (true gradient 0, both libraries
+    return ~1e-22 of rounding), a LayerNorm over 2 features outputs +-1 whatever its input (everything
+    before it gets a gradient of order eps, left after cancelling terms of order 1).  Such a tensor is
+    rounding noise, and only an absolute error can judge it: the floor is 1e-12 of the largest gradient
+    entry anywhere in the problem.  The loss and the running statistics keep the plain comparison.
+    """
+    assert sorted(ours) == sorted(theirs)
+    grads = [n for n in theirs if n != "loss" and "running" not in n]
+    floor = NORM_ATOL_SCALE * max(float(np.max(np.abs(theirs[n]), initial=0.0)) for n in grads)
+    assert_results_match({n: ours[n] for n in theirs if n not in grads}, {n: theirs[n] for n in theirs if n not in grads})
+    for name in grads:
+        a, b = np.asarray(ours[name]), np.asarray(theirs[name])
+        assert a.shape == b.shape, f"{name}: glassnet shape {a.shape}, PyTorch {b.shape}"
+        err = float(np.linalg.norm(np.ravel(a - b)))
+        assert err <= RTOL * float(np.linalg.norm(np.ravel(b))) + floor * np.sqrt(b.size), (
+            f"{name}: |difference| {err:.3e}\nglassnet {a}\nPyTorch  {b}")
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=floor, err_msg=f"{name} differs elementwise")
+
+
 def check_softplus_threshold(case: Case, problem: Problem) -> None:
     """nn.Softplus is linear above its threshold, glassnet's softplus is exact: stay below it."""
     if case.activation != "softplus":
         return
     outputs: list[np.ndarray] = []
-    problem.model.forward(problem.X, capture=outputs)
+    problem.model.copy().forward(problem.X, capture=outputs, training=case.training)
     layers = problem.model.layers
     pre = [outputs[i] for i in range(len(layers) - 1) if isinstance(layers[i + 1], Activation)]
     assert max(float(z.max()) for z in pre) < SOFTPLUS_MIN_THRESHOLD
@@ -340,6 +417,39 @@ def test_matches_torch_autograd(case: Case) -> None:
     problem = make_problem(case)
     check_softplus_threshold(case, problem)
     assert_results_match(glassnet_result(case, problem), torch_result(case, problem))
+
+
+@pytest.mark.parametrize("case", NORM_CASES, ids=[c.id for c in NORM_CASES])
+def test_norm_layers_match_torch_autograd(case: Case) -> None:
+    problem = make_problem(case)
+    check_softplus_threshold(case, problem)
+    ours, theirs = glassnet_result(case, problem), torch_result(case, problem)
+    assert any(name.endswith("gamma") for name in theirs)
+    assert_norm_results_match(ours, theirs)
+
+
+def test_norm_case_coverage() -> None:
+    """Every activation meets each norm in each mode; BatchNorm training batches have 2+ samples."""
+    assert len({c.id for c in NORM_CASES}) == len(NORM_CASES)
+    combos = Counter((c.activation, c.norm, c.training) for c in NORM_CASES)
+    assert len(combos) == len(ACTIVATION_NAMES) * 4 and min(combos.values()) == 2
+    assert len({c.variant.label for c in NORM_CASES}) >= 15
+    assert all(c.batch >= 2 for c in NORM_CASES if c.norm == "batch" and c.training)
+    assert not any(c.dropout for c in NORM_CASES if c.training)
+    assert any(c.dropout for c in NORM_CASES) and any(c.l2 for c in NORM_CASES)
+    assert any(c.batch == 1 for c in NORM_CASES if c.norm == "layer")
+
+
+def test_comparison_sees_the_incomplete_batchnorm_backward() -> None:
+    """The suite is sharp for BatchNorm too: dropping the mean and variance paths from dJ/dX fails it."""
+    case = next(c for c in NORM_CASES if c.norm == "batch" and c.training and c.batch >= 4)
+    problem = make_problem(case)
+    ours, theirs = glassnet_result(case, problem), torch_result(case, problem)
+    assert_norm_results_match(ours, theirs)
+    eval_case = dataclasses.replace(case, training=False)  # eval mode: mean and variance are constants
+    frozen = glassnet_result(eval_case, make_problem(eval_case))
+    with pytest.raises(AssertionError):
+        assert_norm_results_match(dict(ours, X=frozen["X"]), theirs)
 
 
 def test_case_coverage() -> None:

@@ -282,3 +282,96 @@ def test_glassnet_torch_without_pytorch_says_how_to_install():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60)
     assert "pip install glassnet[torch]" in out.stdout
+
+
+# ---------------------------------------------------------------------- the tables and the registries (issue 11)
+def test_every_registered_layer_and_activation_has_a_torch_mapping_or_a_reason():
+    assert gtorch.conversion_gaps() == []
+    assert set(gtorch.TO_TORCH_LAYERS) | set(gtorch.NOT_CONVERTIBLE_LAYERS) >= set(gn.LAYERS)
+    assert set(gtorch.TO_TORCH_ACTIVATIONS) | set(gtorch.NOT_CONVERTIBLE_ACTIVATIONS) >= set(ACTIVATIONS)
+
+
+def test_a_new_registered_layer_without_a_mapping_is_a_gap_until_it_gets_a_reason(monkeypatch):
+    class Toy(Layer):
+        pass
+
+    monkeypatch.setitem(gn.LAYERS, "Toy", Toy)
+    assert gtorch.conversion_gaps() == ["layer Toy"]
+    with pytest.raises(ConfigError, match=r"layer 0 \(Toy\) to PyTorch: supported layers are Dense, Activation"):
+        gtorch.to_torch(gn.Sequential([Toy()]))
+    monkeypatch.setitem(gtorch.NOT_CONVERTIBLE_LAYERS, "Toy", "PyTorch has no toys")
+    assert gtorch.conversion_gaps() == []
+    with pytest.raises(ConfigError, match=r"layer 0 \(Toy\) to PyTorch: PyTorch has no toys"):
+        gtorch.to_torch(gn.Sequential([Toy()]))
+
+
+# ---------------------------------------------------------------------- normalisation layers and LogSoftmax
+def norm_model(norm: str, dtype=np.float64, affine: bool = True, seed: int = 0) -> gn.Sequential:
+    """5 -> 6 -> [norm] -> tanh -> 4 with random gamma, beta and running statistics."""
+    rng = np.random.default_rng(seed)
+    cls = {"batch": gn.BatchNorm, "layer": gn.LayerNorm}[norm]
+    kwargs = {"momentum": 0.25} if norm == "batch" else {}
+    model = gn.Sequential([Dense(5, 6), cls(6, eps=1e-3, affine=affine, **kwargs), Activation("tanh"), Dense(6, 4)],
+                          rng=rng, dtype=dtype)
+    for name, a in model.params().items():
+        a[...] = rng.normal(0, 0.8, a.shape)
+    for name, a in model.state().items():
+        a[...] = rng.uniform(0.5, 2.0, a.shape) if name.endswith("var") else rng.normal(0, 0.5, a.shape)
+    return model
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("norm, module_type", [("batch", nn.BatchNorm1d), ("layer", nn.LayerNorm)])
+def test_norm_layers_convert_with_their_options_parameters_and_running_statistics(norm, module_type, affine):
+    model = norm_model(norm, affine=affine)
+    net = gtorch.to_torch(model)
+    module = net[1]
+    assert type(module) is module_type and module.eps == 1e-3
+    if norm == "batch":
+        assert module.momentum == 0.25 and module.affine is affine and module.track_running_stats
+        np.testing.assert_array_equal(module.running_mean.numpy(), model.state()["1.running_mean"])
+        np.testing.assert_array_equal(module.running_var.numpy(), model.state()["1.running_var"])
+    else:
+        assert module.elementwise_affine is affine and tuple(module.normalized_shape) == (6,)
+    if affine:
+        np.testing.assert_array_equal(module.weight.detach().numpy(), model.params()["1.gamma"])
+        np.testing.assert_array_equal(module.bias.detach().numpy(), model.params()["1.beta"])
+    X = inputs(n=9)
+    np.testing.assert_allclose(torch_forward(net, X), model(X), rtol=1e-12, atol=1e-14)  # eval mode
+    back = gtorch.from_torch(net)
+    assert back.describe() == model.describe() and back.layers[1].config() == model.layers[1].config()
+    for name, value in {**model.params(), **model.state()}.items():
+        np.testing.assert_array_equal({**back.params(), **back.state()}[name], value)
+
+
+def test_batchnorm_training_forward_and_running_update_match_pytorch():
+    model = norm_model("batch")
+    net = gtorch.to_torch(model).train()
+    X = inputs(n=7)
+    ours = model.forward(X, training=True)[0]
+    theirs = torch_forward(net, X)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(net[1].running_mean.numpy(), model.state()["1.running_mean"], rtol=1e-13)
+    np.testing.assert_allclose(net[1].running_var.numpy(), model.state()["1.running_var"], rtol=1e-13)
+
+
+def test_log_softmax_converts_both_ways():
+    model = make_model("relu", {}, output="log_softmax")
+    net = gtorch.to_torch(model)
+    assert type(net[-1]) is nn.LogSoftmax and net[-1].dim == 1
+    X = inputs()
+    np.testing.assert_allclose(torch_forward(net, X), model(X), rtol=1e-12, atol=1e-14)
+    assert type(gtorch.from_torch(net).layers[-1]) is gn.LogSoftmax
+
+
+@pytest.mark.parametrize("net, message", [
+    (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4, momentum=None)), r"layer 1 \(BatchNorm1d\).*momentum=None"),
+    (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4, track_running_stats=False)),
+     r"layer 1 \(BatchNorm1d\).*track_running_stats=False"),
+    (nn.Sequential(nn.LayerNorm((2, 2))), r"layer 0 \(LayerNorm\).*normalized_shape=\(2, 2\)"),
+    (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4, dtype=torch.float64)), r"share one dtype"),
+    (nn.Sequential(nn.Linear(4, 4), nn.LogSoftmax(dim=0)), r"layer 1 \(LogSoftmax\).*dim=0"),
+], ids=["bn_cumulative", "bn_no_stats", "ln_2d", "bn_mixed_dtype", "logsoftmax_dim0"])
+def test_from_torch_refuses_norm_layers_it_cannot_reproduce(net, message):
+    with pytest.raises(ConfigError, match=message):
+        gtorch.from_torch(net)

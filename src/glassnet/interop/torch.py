@@ -12,14 +12,27 @@ model is ``net[i].weight`` in PyTorch:
 
 * ``Dense`` ``Y = X W + b`` with ``W : (n_in, n_out)`` <-> ``nn.Linear`` with
   ``weight : (n_out, n_in) = W^T`` and ``bias : (n_out,) = b``.
-* ``Softmax`` <-> ``nn.Softmax(dim=1)``; ``Dropout(rate)`` <-> ``nn.Dropout(p=rate)``.
+* ``Softmax`` <-> ``nn.Softmax(dim=1)``; ``LogSoftmax`` <-> ``nn.LogSoftmax(dim=1)``;
+  ``Dropout(rate)`` <-> ``nn.Dropout(p=rate)``.
+* ``BatchNorm(d, eps, momentum, affine)`` <-> ``nn.BatchNorm1d(d, eps, momentum, affine)``:
+  ``gamma``/``beta`` are ``weight``/``bias`` and the running statistics are
+  ``running_mean``/``running_var`` (both libraries use the same momentum
+  convention and an unbiased running variance).  PyTorch's cumulative
+  average (``momentum=None``) and ``track_running_stats=False`` do not convert.
+* ``LayerNorm(d, eps, affine)`` <-> ``nn.LayerNorm(d, eps, elementwise_affine=affine)``.
 * ``Activation`` <-> the PyTorch module of the same function (table in
   :data:`TO_TORCH_ACTIVATIONS`); ``swish`` converts only with ``beta = 1``
   (it is then ``nn.SiLU``, which converts back as ``silu``).
 
 The dtype is kept (float32 <-> ``torch.float32``, float64 <-> ``torch.float64``)
 and so is every parameter bit, so ``from_torch(to_torch(model))`` predicts
-exactly what ``model`` predicts.  ``to_torch`` returns the module in eval mode,
+exactly what ``model`` predicts.
+
+The tables are checked against glassnet's registries: every registered
+layer has an entry in :data:`TO_TORCH_LAYERS` or a reason in
+:data:`NOT_CONVERTIBLE_LAYERS`, every activation one in
+:data:`TO_TORCH_ACTIVATIONS` or :data:`NOT_CONVERTIBLE_ACTIVATIONS`
+(:func:`conversion_gaps` lists what has neither; a test keeps it empty).  ``to_torch`` returns the module in eval mode,
 where it computes what glassnet's ``model(X)`` computes (dropout off); call
 ``.train()`` on it to train with dropout in PyTorch.
 
@@ -69,11 +82,16 @@ from glassnet.core.activations import (
     Swish,
     Tanh,
 )
+from glassnet.core.activations import ACTIVATIONS
 from glassnet.errors import ConfigError, GlassnetError
-from glassnet.nn.layers import Activation, Dense, Dropout, Layer, Softmax
+from glassnet.nn.layers import LAYERS, Activation, Dense, Dropout, Layer, LogSoftmax, Softmax
 from glassnet.nn.model import Sequential
+from glassnet.nn.norm import BatchNorm, LayerNorm
 
-__all__ = ["to_torch", "from_torch", "TO_TORCH_ACTIVATIONS", "FROM_TORCH_LAYERS", "SOFTPLUS_MIN_THRESHOLD"]
+__all__ = [
+    "to_torch", "from_torch", "conversion_gaps", "TO_TORCH_LAYERS", "TO_TORCH_ACTIVATIONS", "FROM_TORCH_LAYERS",
+    "NOT_CONVERTIBLE_LAYERS", "NOT_CONVERTIBLE_ACTIVATIONS", "SOFTPLUS_MIN_THRESHOLD",
+]
 
 #: nn.Softplus thresholds below this change the function by more than exp(-20) ~ 2e-9.
 SOFTPLUS_MIN_THRESHOLD = 20.0
@@ -121,28 +139,74 @@ def _dense_to_torch(layer: Dense, dtype: torch.dtype) -> nn.Linear:
     return linear
 
 
+def _copy_affine(module: nn.Module, layer: BatchNorm | LayerNorm) -> None:
+    if layer.affine:
+        with torch.no_grad():
+            module.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+            module.bias.copy_(torch.from_numpy(layer.params["beta"]))
+
+
+def _batchnorm_to_torch(layer: BatchNorm, dtype: torch.dtype) -> nn.BatchNorm1d:
+    module = nn.BatchNorm1d(layer.n_features, eps=layer.eps, momentum=layer.momentum, affine=layer.affine, dtype=dtype)
+    _copy_affine(module, layer)
+    with torch.no_grad():
+        module.running_mean.copy_(torch.from_numpy(layer.state["running_mean"]))
+        module.running_var.copy_(torch.from_numpy(layer.state["running_var"]))
+    return module
+
+
+def _layernorm_to_torch(layer: LayerNorm, dtype: torch.dtype) -> nn.LayerNorm:
+    module = nn.LayerNorm(layer.n_features, eps=layer.eps, elementwise_affine=layer.affine, dtype=dtype)
+    _copy_affine(module, layer)
+    return module
+
+
+def _activation_to_torch(layer: Activation, dtype: torch.dtype) -> nn.Module:
+    build = TO_TORCH_ACTIVATIONS.get(layer.fn.name)
+    if build is None:
+        reason = NOT_CONVERTIBLE_ACTIVATIONS.get(layer.fn.name, "activations that convert are " + ", ".join(
+            sorted(TO_TORCH_ACTIVATIONS)))
+        raise ConfigError(reason)
+    return build(layer.fn)
+
+
+#: glassnet layer type (its name in ``LAYERS``) -> function building the equivalent ``nn.Module``.
+TO_TORCH_LAYERS: dict[str, Callable[[Layer, torch.dtype], nn.Module]] = {
+    "Dense": _dense_to_torch,
+    "Activation": _activation_to_torch,
+    "Softmax": lambda layer, dtype: nn.Softmax(dim=1),
+    "LogSoftmax": lambda layer, dtype: nn.LogSoftmax(dim=1),
+    "Dropout": lambda layer, dtype: nn.Dropout(p=layer.rate),
+    "BatchNorm": _batchnorm_to_torch,
+    "LayerNorm": _layernorm_to_torch,
+}
+#: registered layer types PyTorch has no twin for -> why (to_torch refuses them with this reason).
+NOT_CONVERTIBLE_LAYERS: dict[str, str] = {}
+#: registered activations PyTorch has no twin for -> why.
+NOT_CONVERTIBLE_ACTIVATIONS: dict[str, str] = {}
+
+
+def conversion_gaps() -> list[str]:
+    """Registered layers and activations with neither a PyTorch mapping nor a reason why not (should be none)."""
+    layers = [f"layer {name}" for name in LAYERS if name not in TO_TORCH_LAYERS and name not in NOT_CONVERTIBLE_LAYERS]
+    activations = [
+        f"activation {name}" for name in ACTIVATIONS
+        if name not in TO_TORCH_ACTIVATIONS and name not in NOT_CONVERTIBLE_ACTIVATIONS
+    ]
+    return layers + activations
+
+
 def _layer_to_torch(i: int, layer: Layer, dtype: torch.dtype) -> nn.Module:
-    if type(layer) is Dense:
-        return _dense_to_torch(layer, dtype)
-    if type(layer) is Softmax:
-        return nn.Softmax(dim=1)
-    if type(layer) is Dropout:
-        return nn.Dropout(p=layer.rate)
-    if type(layer) is Activation:
-        build = TO_TORCH_ACTIVATIONS.get(layer.fn.name)
-        if build is None:
-            raise ConfigError(
-                f"cannot convert layer {i} ({layer.describe()}) to PyTorch: activations that convert are "
-                + ", ".join(sorted(TO_TORCH_ACTIVATIONS))
-            )
-        try:
-            return build(layer.fn)
-        except ConfigError as exc:
-            raise ConfigError(f"cannot convert layer {i} ({layer.describe()}) to PyTorch: {exc}") from None
-    raise ConfigError(
-        f"cannot convert layer {i} ({type(layer).__name__}) to PyTorch: "
-        "supported layers are Dense, Activation, Softmax, Dropout"
-    )
+    name = type(layer).__name__
+    # the exact registered class only: a subclass may compute something else
+    build = TO_TORCH_LAYERS.get(name) if LAYERS.get(name) is type(layer) else None
+    if build is None:
+        reason = NOT_CONVERTIBLE_LAYERS.get(name, "supported layers are " + ", ".join(TO_TORCH_LAYERS))
+        raise ConfigError(f"cannot convert layer {i} ({name}) to PyTorch: {reason}")
+    try:
+        return build(layer, dtype)
+    except ConfigError as exc:
+        raise ConfigError(f"cannot convert layer {i} ({layer.describe()}) to PyTorch: {exc}") from None
 
 
 def to_torch(model: Sequential) -> nn.Sequential:
@@ -189,6 +253,51 @@ def _softmax_from_torch(module: nn.Softmax) -> Softmax:
     return Softmax()
 
 
+def _logsoftmax_from_torch(module: nn.LogSoftmax) -> LogSoftmax:
+    if module.dim not in (1, -1, None):
+        raise ConfigError(f"glassnet's LogSoftmax is over the class axis (dim=1), got dim={module.dim}")
+    return LogSoftmax()
+
+
+def _numpy(tensor: torch.Tensor, what: str) -> np.ndarray:
+    """A float32/float64 copy of a parameter or buffer (ConfigError for other dtypes)."""
+    if tensor.dtype not in _NUMPY_DTYPES:
+        raise ConfigError(f"glassnet works in float32 or float64, got {what} of dtype {tensor.dtype}")
+    return tensor.detach().cpu().numpy().astype(_NUMPY_DTYPES[tensor.dtype], copy=True)
+
+
+def _set_affine(layer: BatchNorm | LayerNorm, module: nn.Module, dtype: np.dtype) -> None:
+    layer.initialize(np.random.default_rng(0), dtype)  # gamma = 1, beta = 0 (no randomness is drawn)
+    if layer.affine:
+        layer.params["gamma"][...] = _numpy(module.weight, "weight")
+        if module.bias is not None:  # nn.LayerNorm(bias=False): a zero beta computes the same
+            layer.params["beta"][...] = _numpy(module.bias, "bias")
+
+
+def _batchnorm_from_torch(module: nn.BatchNorm1d) -> BatchNorm:
+    if not module.track_running_stats or module.running_mean is None:
+        raise ConfigError("glassnet's BatchNorm keeps running statistics for eval mode; "
+                          "got track_running_stats=False")
+    if module.momentum is None:
+        raise ConfigError("momentum=None (a cumulative average of every batch) has no glassnet twin; "
+                          "glassnet's BatchNorm uses an exponential average with a momentum in [0, 1]")
+    layer = BatchNorm(module.num_features, eps=module.eps, momentum=module.momentum, affine=module.affine)
+    _set_affine(layer, module, _numpy(module.running_mean, "running_mean").dtype)
+    layer.state["running_mean"][...] = _numpy(module.running_mean, "running_mean")
+    layer.state["running_var"][...] = _numpy(module.running_var, "running_var")
+    return layer
+
+
+def _layernorm_from_torch(module: nn.LayerNorm) -> LayerNorm:
+    if len(module.normalized_shape) != 1:
+        raise ConfigError(f"glassnet's LayerNorm normalises one feature axis, got normalized_shape="
+                          f"{tuple(module.normalized_shape)}")
+    layer = LayerNorm(module.normalized_shape[0], eps=module.eps, affine=module.elementwise_affine)
+    # without gamma and beta there is nothing to take the dtype from: the model's dtype applies
+    _set_affine(layer, module, _numpy(module.weight, "weight").dtype if layer.affine else np.dtype(np.float32))
+    return layer
+
+
 def _dropout_from_torch(module: nn.Dropout) -> Dropout:
     if not 0.0 <= module.p < 1.0:
         raise ConfigError(f"glassnet's Dropout needs p in [0, 1), got p = {module.p}")
@@ -199,6 +308,9 @@ def _dropout_from_torch(module: nn.Dropout) -> Dropout:
 #: Types match exactly: a subclass may override ``forward``, so it is refused, not guessed.
 FROM_TORCH_LAYERS: dict[type[nn.Module], Callable[[nn.Module], Layer]] = {
     nn.Softmax: _softmax_from_torch,
+    nn.LogSoftmax: _logsoftmax_from_torch,
+    nn.BatchNorm1d: _batchnorm_from_torch,
+    nn.LayerNorm: _layernorm_from_torch,
     nn.Dropout: _dropout_from_torch,
     nn.Identity: lambda m: Activation("identity"),
     nn.Sigmoid: lambda m: Activation("sigmoid"),
@@ -222,7 +334,7 @@ def _supported_names() -> str:
     return ", ".join(["Linear"] + [t.__name__ for t in FROM_TORCH_LAYERS])
 
 
-def _linear_from_torch(module: nn.Linear) -> tuple[Dense, np.dtype]:
+def _linear_from_torch(module: nn.Linear) -> Dense:
     weight = module.weight.detach()
     if weight.dtype not in _NUMPY_DTYPES:
         raise ConfigError(f"glassnet works in float32 or float64, got parameters of dtype {weight.dtype}")
@@ -237,7 +349,7 @@ def _linear_from_torch(module: nn.Linear) -> tuple[Dense, np.dtype]:
         b = module.bias.detach().cpu().numpy().astype(dtype, copy=True)
     dense.params = {"W": W, "b": b}
     dense.grads = {"W": np.zeros_like(W), "b": np.zeros_like(b)}
-    return dense, dtype
+    return dense
 
 
 def from_torch(module: nn.Sequential) -> Sequential:
@@ -253,21 +365,19 @@ def from_torch(module: nn.Sequential) -> Sequential:
     if not isinstance(module, nn.Sequential):
         raise ConfigError(f"from_torch expects a torch.nn.Sequential, got {type(module).__name__}")
     layers: list[Layer] = []
-    dtypes: set[np.dtype] = set()
     for i, child in enumerate(module):
         kind = type(child)
         try:
             if kind is nn.Linear:
-                dense, dtype = _linear_from_torch(child)
-                dtypes.add(dtype)
-                layers.append(dense)
+                layers.append(_linear_from_torch(child))
             elif kind in FROM_TORCH_LAYERS:
                 layers.append(FROM_TORCH_LAYERS[kind](child))
             else:
                 raise ConfigError(f"supported layers are {_supported_names()}")
         except GlassnetError as exc:
             raise ConfigError(f"cannot convert layer {i} ({kind.__name__}) to glassnet: {exc}") from None
+    dtypes = {a.dtype for layer in layers for a in (*layer.params.values(), *layer.state.values())}
     if len(dtypes) > 1:
-        raise ConfigError(f"all Linear layers must share one dtype, got {sorted(d.name for d in dtypes)}")
+        raise ConfigError(f"all layers with parameters must share one dtype, got {sorted(d.name for d in dtypes)}")
     dtype = dtypes.pop() if dtypes else _NUMPY_DTYPES.get(torch.get_default_dtype(), np.dtype(np.float32))
     return Sequential(layers, dtype=dtype)
