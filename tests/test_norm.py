@@ -287,3 +287,49 @@ def test_early_stopping_restores_the_running_statistics_of_the_best_epoch():
     for name, value in model.state().items():
         np.testing.assert_array_equal(value, seen[best][name])
     assert any(np.any(seen[len(history)][k] != seen[best][k]) for k in seen[best])
+
+
+# ---------------------------------------------------------------- exports keep the running statistics
+def _trained_norm_model(norm: str, dtype=np.float32):
+    X, y = _blobs(n=60)
+    model = mlp([4, 6, 3], norm=norm, rng=0, dtype=dtype)
+    gn.fit(model, X, y, optimizer=gn.SGD(lr=0.1, momentum=0.9), epochs=2, batch_size=10, rng=0)
+    return model, X.astype(dtype)
+
+
+@pytest.mark.parametrize("norm", sorted(NORMS))
+def test_safetensors_keeps_the_running_statistics(tmp_path, norm):
+    from glassnet.io.safetensors import save_model_safetensors
+
+    model, X = _trained_norm_model(norm)
+    save_model_safetensors(tmp_path / "m.safetensors", model)
+    loaded = gn.load_model(tmp_path / "m.safetensors")
+    assert loaded.describe() == model.describe()
+    for name, value in {**model.params(), **model.state()}.items():
+        np.testing.assert_array_equal({**loaded.params(), **loaded.state()}[name], value)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+@pytest.mark.parametrize("norm", sorted(NORMS))
+def test_onnx_runtime_computes_the_eval_mode_output(norm):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from glassnet.export.onnx import to_onnx
+
+    model, X = _trained_norm_model(norm)
+    session = ort.InferenceSession(to_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    probs, labels = session.run(None, {"features": X})
+    np.testing.assert_allclose(probs, model.predict_proba(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(labels, model.predict(X))
+
+
+def test_torch_state_dict_export_carries_the_running_statistics(tmp_path):
+    torch = pytest.importorskip("torch")
+    from glassnet.export.torch import export_torch
+
+    model, _ = _trained_norm_model("batch")
+    export_torch(model, tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    np.testing.assert_array_equal(state["1.running_mean"].numpy(), model.state()["1.running_mean"])
+    np.testing.assert_array_equal(state["1.running_var"].numpy(), model.state()["1.running_var"])
+    np.testing.assert_array_equal(state["1.weight"].numpy(), model.params()["1.gamma"])

@@ -24,6 +24,10 @@ The graph (opset :data:`OPSET`) computes what ``model.predict_proba(scaled(X))``
     a :class:`~glassnet.errors.ConfigError`.
 ``Dropout``
     nothing: inference.
+``BatchNorm``, ``LayerNorm``
+    ``BatchNormalization`` with the saved running statistics (inference) and
+    ``LayerNormalization`` over the last axis; ``gamma = 1``, ``beta = 0``
+    when the layer has no affine parameters.
 the output
     ``probabilities : (n, k)``, the model's output made into probabilities as
     :meth:`~glassnet.nn.model.Sequential.predict_proba` does (``Softmax`` of
@@ -53,6 +57,7 @@ from glassnet.errors import ConfigError
 from glassnet.io.serialize import atomic_write
 from glassnet.nn.layers import Activation, Dense, Dropout, LogSoftmax, Softmax
 from glassnet.nn.model import Sequential
+from glassnet.nn.norm import BatchNorm, LayerNorm
 
 __all__ = ["OPSET", "IR_VERSION", "ONNX_ACTIVATIONS", "onnx_activation", "to_onnx", "export_onnx"]
 
@@ -212,6 +217,14 @@ def _layer(g: _Graph, i: int, layer: Any, x: str) -> str:
         return g.op("Softmax", x, axis=-1)
     if type(layer) is LogSoftmax:
         return g.op("LogSoftmax", x, axis=-1)
+    if type(layer) in (BatchNorm, LayerNorm):
+        ones = np.ones(layer.n_features, dtype=g.dtype)
+        gamma, beta = (layer.params["gamma"], layer.params["beta"]) if layer.affine else (ones, 0 * ones)
+        inputs = [x, g.const(gamma, stem=f"gamma{i}"), g.const(beta, stem=f"beta{i}")]
+        if type(layer) is LayerNorm:
+            return g.op("LayerNormalization", *inputs, axis=-1, epsilon=layer.eps)
+        stats = [g.const(layer.state[k], stem=f"{k}{i}") for k in ("running_mean", "running_var")]
+        return g.op("BatchNormalization", *inputs, *stats, epsilon=layer.eps)
     if type(layer) is Activation:
         build = ONNX_ACTIVATIONS.get(layer.fn.name)
         if build is None:
@@ -221,7 +234,7 @@ def _layer(g: _Graph, i: int, layer: Any, x: str) -> str:
             )
         return build(layer.fn, g, x)
     raise ConfigError(f"cannot export layer {i} ({type(layer).__name__}) to ONNX: "
-                      "layers that export are Dense, Activation, Dropout, Softmax, LogSoftmax")
+                      "layers that export are Dense, Activation, Dropout, Softmax, LogSoftmax, BatchNorm, LayerNorm")
 
 
 def _probabilities(g: _Graph, model: Sequential, out: str) -> str:
