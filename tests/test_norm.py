@@ -333,3 +333,74 @@ def test_torch_state_dict_export_carries_the_running_statistics(tmp_path):
     np.testing.assert_array_equal(state["1.running_mean"].numpy(), model.state()["1.running_mean"])
     np.testing.assert_array_equal(state["1.running_var"].numpy(), model.state()["1.running_var"])
     np.testing.assert_array_equal(state["1.weight"].numpy(), model.params()["1.gamma"])
+
+
+# ---------------------------------------------------------------- the diagnosis names the classic mistake
+def test_diagnosis_names_the_ignored_mean_and_variance_for_a_layer():
+    from glassnet.check.diagnosis import diagnose
+
+    layer = _Incomplete(4)
+    layer.initialize(np.random.default_rng(0), np.float64)
+    X = np.random.default_rng(1).standard_normal((6, 4)) * 2 + 1
+    report = check_layer(layer, X.shape, X=X, training=True)
+    found = diagnose(report, layer=layer, X=X)
+    assert [d.code for d in found] == ["batch-statistics"]
+    assert "treats the batch mean and variance as constants" in found[0].verdict
+    assert "the true ones to 0" in found[0].evidence
+    assert "n dy - sum(dy) - x_hat sum(dy x_hat)" in found[0].advice
+
+
+def test_diagnosis_names_it_inside_a_model_checked_in_training_mode():
+    from glassnet.check.diagnosis import diagnose
+
+    rng = np.random.default_rng(2)
+    X, y = rng.standard_normal((8, 3)), rng.integers(0, 3, 8)
+    model = Sequential([Dense(3, 5), _Incomplete(5), gn.Activation("tanh"), Dense(5, 3)], rng=0, dtype=np.float64)
+    loss = gn.SoftmaxCrossEntropy()
+    report = gradcheck(model, loss, X, y, training=True)
+    assert not report.passed and report["3.W"].passed  # above the BatchNorm everything is right
+    codes = [d.code for d in diagnose(report, model, loss, X, y)]
+    assert codes[:2] == ["batch-statistics", "layer"]
+    assert gradcheck(model, loss, X, y, training=False).passed
+
+
+class _ForgetsGamma(BatchNorm):
+    """A different mistake: the complete formula, without gamma."""
+
+    def forward(self, X, *, training=False, rng=None):
+        Y, backprop = super().forward(X, training=training, rng=rng)
+
+        def wrong(grad_Y, need_input_grad=True):
+            grad = backprop(grad_Y, need_input_grad)
+            return None if grad is None else grad / self.params["gamma"]
+
+        return Y, wrong
+
+
+def test_a_different_batchnorm_mistake_is_not_called_the_classic_one():
+    from glassnet.check.diagnosis import batch_statistics_ignored, diagnose
+
+    layer = _ForgetsGamma(4)
+    layer.initialize(np.random.default_rng(0), np.float64)
+    layer.params["gamma"][...] = [1.5, -0.7, 2.0, 0.9]
+    X = np.random.default_rng(1).standard_normal((6, 4))
+    report = check_layer(layer, X.shape, X=X, training=True)
+    assert not report.passed
+    assert batch_statistics_ignored(layer, X) is None
+    assert [d.code for d in diagnose(report, layer=layer, X=X)] == ["formula"]
+    assert batch_statistics_ignored(_bn(4), X) is None  # a correct BatchNorm passes: nothing to explain
+
+
+def test_gradcheck_module_on_the_broken_batchnorm_example(capsys):
+    from pathlib import Path
+
+    from glassnet.cli.main import main
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "broken_batchnorm.py"
+    capsys.readouterr()
+    assert main(["gradcheck", "--module", str(example), "--batch", "8"]) == 1
+    out = capsys.readouterr().out
+    eval_part, train_part = out.split("gradcheck MyBatchNorm(6): float64, training mode")
+    assert "PASSED: 60 entries checked" in eval_part  # eval mode: gamma dy / sigma is right
+    assert "FAILED (input)" in train_part
+    assert "the backward of MyBatchNorm(6) treats the batch mean and variance as constants" in train_part

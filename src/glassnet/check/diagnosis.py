@@ -17,6 +17,10 @@ failing layers              the bug is in the backward of the *last* failing
                             output): layers above it pass
 entries next to a kink      not a bug: the finite difference straddles a corner
 fails in float32 only       precision, not a bug
+BatchNorm's input fails in  the backward treats the batch mean and variance as
+training mode, and adding   constants (the eval-mode formula ``gamma G / sigma``
+back the mean and variance  used in training mode)
+paths fixes it
 none of these (a layer or   the derivative formula itself is wrong (e.g. in terms
 a loss checked alone)       of the input where it needs the output)
 ==========================  =====================================================
@@ -29,13 +33,14 @@ from typing import Callable
 
 import numpy as np
 
-from glassnet.check.gradcheck import GradcheckReport, check_layers, check_loss, gradcheck
+from glassnet.check.gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
 from glassnet.nn.losses import CrossEntropy, Loss, SoftmaxCrossEntropy
-from glassnet.nn.layers import Softmax
+from glassnet.nn.layers import Layer, Softmax
 from glassnet.nn.model import Sequential
+from glassnet.nn.norm import BatchNorm, complete_batch_grad
 from glassnet.nn.objective import value_and_grad
 
-__all__ = ["Diagnosis", "diagnose", "cross_check_softmax"]
+__all__ = ["Diagnosis", "diagnose", "batch_statistics_ignored", "cross_check_softmax"]
 
 
 @dataclass
@@ -81,6 +86,39 @@ def _common_ratio(report: GradcheckReport, tol: float = 0.02) -> float | None:
     return c
 
 
+def batch_statistics_ignored(layer: Layer, X: np.ndarray) -> Diagnosis | None:
+    """The classic BatchNorm mistake, proven: the training backward ignores how mu and sigma depend on x.
+
+    Re-checks ``layer`` in training mode on ``X : (n, d)`` (every entry) and
+    applies to its analytic input gradient ``a`` the map that adds the paths
+    through the batch mean and variance, ``a - mean(a) - x_hat mean(a x_hat)``
+    per feature (:func:`glassnet.nn.norm.complete_batch_grad`).  When that
+    turns the wrong gradient into the finite differences, the backward is the
+    eval-mode formula ``gamma G / sigma`` used in training mode.  None when
+    ``layer`` is no BatchNorm, passes, or fails in some other way.
+    """
+    if not isinstance(layer, BatchNorm) or np.shape(X)[0] < 2:
+        return None
+    X = np.asarray(X, dtype=np.float64)
+    t = check_layer(layer, X.shape, X=X, training=True, max_entries=None)["input"]
+    if t.passed:
+        return None
+    completed = complete_batch_grad(t.analytic, X, layer.eps)
+    residual = float(np.linalg.norm(completed - t.numeric) / max(np.linalg.norm(t.numeric), 1e-300))
+    if residual > 1e-4:
+        return None
+    column_sums = float(np.max(np.abs(t.analytic.sum(axis=0))))
+    return Diagnosis(
+        "batch-statistics",
+        f"the backward of {layer.describe()} treats the batch mean and variance as constants",
+        f"in training mode its input gradient fails (max rel error {t.max_rel_error:.2g}); adding the paths "
+        f"through the mean and the variance, a - mean(a) - x_hat mean(a x_hat) per feature, gives the finite "
+        f"differences to {residual:.1e}; its columns sum to up to {column_sums:.2g}, the true ones to 0",
+        "every x_k moves mu and sigma and so every output of its column: dx = (gamma / (n sigma)) "
+        "(n dy - sum(dy) - x_hat sum(dy x_hat)), not gamma dy / sigma (glassnet explain batchnorm)",
+    )
+
+
 def diagnose(
     report: GradcheckReport,
     model: Sequential | None = None,
@@ -90,10 +128,13 @@ def diagnose(
     *,
     l2: float = 0.0,
     value_and_grad_fn: Callable = value_and_grad,
+    layer: Layer | None = None,
 ) -> list[Diagnosis]:
     """Explain ``report``.  With the model, loss and data, run the extra checks that confirm a pattern.
 
-    Returns an empty list for a passing report without kink skips.
+    For a report of :func:`~glassnet.check.gradcheck.check_layer`, pass the
+    ``layer`` and the input ``X`` it was checked on.  Returns an empty list for
+    a passing report without kink skips.
     """
     found: list[Diagnosis] = []
     if report.n_kink_skipped:
@@ -108,7 +149,7 @@ def diagnose(
         return found
     failing = report.failing()
     names = ", ".join(t.name for t in failing)
-    extra = dict(l2=l2, value_and_grad_fn=value_and_grad_fn)
+    extra = dict(l2=l2, value_and_grad_fn=value_and_grad_fn, training=report.training)
     have_data = model is not None and loss is not None and X is not None and y is not None
 
     # float32 only?  Re-run in float64: if that passes, it is precision.
@@ -149,8 +190,9 @@ def diagnose(
         t.name.endswith(".b") and t.passed for t in report.tensors
     )
     if weights_only and l2 > 0 and have_data:
-        stronger = gradcheck(model, loss, X, y, dtype=report.dtype, l2=4 * l2, value_and_grad_fn=value_and_grad_fn)
-        none = gradcheck(model, loss, X, y, dtype=report.dtype, l2=0.0, value_and_grad_fn=value_and_grad_fn)
+        again = dict(dtype=report.dtype, value_and_grad_fn=value_and_grad_fn, training=report.training)
+        stronger = gradcheck(model, loss, X, y, l2=4 * l2, **again)
+        none = gradcheck(model, loss, X, y, l2=0.0, **again)
         if none.passed and stronger.max_rel_error > report.max_rel_error:
             found.append(Diagnosis(
                 "l2",
@@ -169,10 +211,16 @@ def diagnose(
         ))
 
     if have_data:
-        per_layer = check_layers(model, X)
+        per_layer = check_layers(model, X, training=report.training)
         bad = [i for i, r in per_layer if not r.passed]
         if bad:
             i = bad[-1]
+            if report.training and isinstance(model.layers[i], BatchNorm):
+                captured: list[np.ndarray] = []
+                model.astype(np.float64).forward(np.asarray(X, dtype=np.float64), training=True,
+                                                 rng=np.random.default_rng(0), capture=captured)
+                specific = batch_statistics_ignored(model.layers[i], ([np.asarray(X)] + captured)[i])
+                found += [specific] if specific else []
             found.append(Diagnosis(
                 "layer",
                 f"layer {i} ({model.layers[i].describe()}) has a wrong backward",
@@ -196,6 +244,8 @@ def diagnose(
                     f"failing tensors: {names}",
                     "the glue: how the loss gradient, regularisation and layer gradients are combined",
                 ))
+    elif layer is not None and X is not None and report.training and (specific := batch_statistics_ignored(layer, X)):
+        found.append(specific)
     elif not found:
         # a layer or a loss checked on its own, and the error is no constant scale or sign
         opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))

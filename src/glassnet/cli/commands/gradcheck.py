@@ -28,6 +28,9 @@ def add_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--max-entries", type=positive_int, default=200,
                    help="entries sampled per tensor (default 200)")
     g.add_argument("--json", **JSON_OPTION)
+    g.add_argument("--training", action="store_true",
+                   help="check in training mode: BatchNorm with the batch's own statistics (the whole batch is one "
+                   "function), a fixed dropout mask; a --module layer with batch statistics is checked in both modes")
 
 
 class _Results:
@@ -49,7 +52,8 @@ class _Results:
                 print(f"\n{finding}")
             return
         self.document["reports"].append({
-            "subject": report.subject, "dtype": np.dtype(report.dtype).name, "step": report.step,
+            "subject": report.subject, "dtype": np.dtype(report.dtype).name, "training": report.training,
+            "step": report.step,
             "rtol": report.rtol, "loss_value": report.loss_value, "passed": report.passed,
             "n_checked": report.n_checked, "n_kink_skipped": report.n_kink_skipped,
             "max_rel_error": report.max_rel_error,
@@ -110,10 +114,14 @@ def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> in
     checked = 0
     layer = getattr(module, "layer", None)
     if isinstance(layer, Layer):
-        n_in = getattr(layer, "n_in", None) or getattr(module, "input_width", 8)
-        report = check_layer(layer, (args.batch, n_in), seed=args.seed or 0, max_entries=args.max_entries)
-        results.report(report)
-        checked += 1
+        n_in = layer.input_width() or getattr(layer, "n_in", None) or getattr(module, "input_width", 8)
+        X = np.random.default_rng(args.seed or 0).standard_normal((args.batch, n_in))
+        modes = [False, True] if getattr(layer, "batch_statistics", False) else [args.training]
+        for training in modes:
+            report = check_layer(layer, X.shape, X=X, seed=args.seed or 0, max_entries=args.max_entries,
+                                 training=training)
+            results.report(report, layer=layer, X=X)
+            checked += 1
     loss = getattr(module, "loss", None)
     if isinstance(loss, Loss):
         k = getattr(module, "n_classes", 4)
@@ -133,7 +141,7 @@ def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> in
         X = rng.standard_normal((args.batch, model.n_inputs or 8))
         y = rng.integers(0, model.n_outputs or 2, args.batch)
         report = gradcheck(model, loss if isinstance(loss, Loss) else SoftmaxCrossEntropy(), X, y,
-                           max_entries=args.max_entries)
+                           max_entries=args.max_entries, training=args.training)
         results.report(report, model, loss if isinstance(loss, Loss) else SoftmaxCrossEntropy(), X, y)
         checked += 1
     if not checked:
@@ -158,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     pick = prep.rng.choice(prep.X_train.shape[0], size=min(args.batch, prep.X_train.shape[0]), replace=False)
     X, y = prep.X_train[pick].astype(np.float64), prep.y_train[pick]
     report = gradcheck(model, prep.loss, X, y, l2=config.l2, dtype=np.dtype(args.check_dtype),
-                       max_entries=args.max_entries, seed=config.seed)
+                       max_entries=args.max_entries, seed=config.seed, training=args.training)
     results.report(report, model, prep.loss, X, y, l2=config.l2)
     _cross_checks(model, prep.loss, X, y, results)
     return results.finish()
