@@ -404,3 +404,47 @@ def test_gradcheck_module_on_the_broken_batchnorm_example(capsys):
     assert "PASSED: 60 entries checked" in eval_part  # eval mode: gamma dy / sigma is right
     assert "FAILED (input)" in train_part
     assert "the backward of MyBatchNorm(6) treats the batch mean and variance as constants" in train_part
+
+
+# ---------------------------------------------------------------- glassnet explain batchnorm
+def test_explain_batchnorm_fits_80_columns_and_ends_with_the_live_check(capsys):
+    from glassnet.check.explain import TOPICS, explain
+    from glassnet.cli.main import main
+
+    assert "batchnorm" in TOPICS
+    text = explain("batchnorm")
+    assert max(len(line) for line in text.splitlines()) <= 80
+    for formula in ["dL/dx = (gamma / (n sigma)) (n G - sum_i G_i - x^ sum_i G_i x^_i)",
+                    "dx^_i/dx_k", "J = (1/sigma) (I - 11^T/n - x^ x^^T / n)", "dL/dx = gamma G / sigma",
+                    "running_var  <- (1 - m) running_var  + m var n / (n - 1)"]:
+        assert formula in text, formula
+    assert text.index("7. The classic mistake") < text.index("9. Live check")
+    capsys.readouterr()
+    assert main(["explain", "batchnorm", "--seed", "3"]) == 0
+    assert capsys.readouterr().out.strip() == explain("batchnorm", seed=3).strip()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_explain_batchnorm_numbers_are_checked_and_printed(seed):
+    from glassnet.check.explain import explain
+    from glassnet.check.explain_batchnorm import batchnorm_check
+
+    check = batchnorm_check(seed)
+    assert check.max_diff < 1e-9  # step 6, the layer, the Jacobian and finite differences agree
+    assert check.incomplete_error > 0.05  # the classic mistake is visibly wrong
+    np.testing.assert_allclose(check.layer.sum(axis=0), 0.0, atol=1e-12)
+    # an independent computation: autograd-free, straight from the definition through the Jacobian of x^
+    X, G, gamma = check.X, check.G, check.gamma
+    n = X.shape[0]
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        sigma = np.sqrt(x.var() + 1e-5)
+        dmu = np.full(n, 1.0 / n)
+        dsigma = (x - x.mean()) / (n * sigma)
+        dxhat = (np.eye(n) - dmu[None, :]) / sigma - np.outer(x - x.mean(), dsigma) / sigma**2  # [i, k]
+        np.testing.assert_allclose(dxhat.T @ (gamma[j] * G[:, j]), check.layer[:, j], rtol=1e-10, atol=1e-12)
+    text = explain("batchnorm", seed=seed)
+    first = f"  0  0  {X[0, 0]:+.3f}  {check.compact[0, 0]:+.8f}"
+    assert first in text
+    assert f"{check.incomplete[0, 0]:+.5f}" in text
+    assert f"max |difference| between the four correct methods: {check.max_diff:.2e}" in text

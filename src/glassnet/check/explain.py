@@ -13,6 +13,8 @@ Topics (:data:`TOPICS`):
 * one topic per registered activation (``relu``, ``tanh``, ...), generated
   from :data:`glassnet.core.activations.ACTIVATIONS` and the class docstrings;
 * ``l2`` - the ``lambda/(2m) sum W^2`` convention and its gradient;
+* ``batchnorm`` - batch normalisation's backward in training mode
+  (:mod:`glassnet.check.explain_batchnorm`, 80 columns);
 * ``gradcheck`` - how to read the gradient-check table.
 
 The numeric checks are plain functions returning dataclasses
@@ -656,12 +658,20 @@ def _explain_gradcheck(*, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+# ============================================================================ batch normalisation
+def _explain_batchnorm(*, seed: int = 0) -> str:
+    from glassnet.check.explain_batchnorm import explain_batchnorm  # it uses this module's helpers
+
+    return explain_batchnorm(seed=seed)
+
+
 # ============================================================================ registry
 def _build_topics() -> dict[str, Callable[..., str]]:
     topics: dict[str, Callable[..., str]] = {
         "softmax-cross-entropy": _explain_softmax_ce,
         "l2": _explain_l2,
         "gradcheck": _explain_gradcheck,
+        "batchnorm": _explain_batchnorm,
     }
     for name in ACTIVATIONS:
         if name in topics:
