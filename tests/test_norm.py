@@ -448,3 +448,33 @@ def test_explain_batchnorm_numbers_are_checked_and_printed(seed):
     assert first in text
     assert f"{check.incomplete[0, 0]:+.5f}" in text
     assert f"max |difference| between the four correct methods: {check.max_diff:.2e}" in text
+
+
+# ---------------------------------------------------------------- the doctor
+def _doctor_case():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 6)) * 4 + 3
+    y = (X[:, 0] + X[:, 1] > 6).astype(int) + (X[:, 2] > 3).astype(int)
+    model = mlp([6, 16, 3], norm="batch", rng=0)
+    gn.fit(model, X, y, optimizer=gn.SGD(lr=0.05, momentum=0.9), epochs=15, batch_size=20, rng=0)
+    return model, X, y
+
+
+def test_doctor_finds_running_statistics_that_do_not_fit():
+    from glassnet.check.doctor import examine_model, running_statistics_gap
+
+    model, X, y = _doctor_case()
+    assert running_statistics_gap(model, X, y) == []  # trained normally: eval mode is as good
+    assert "running-statistics" not in [f.code for f in examine_model(model, X, y)]
+    model.set_state({"1.running_mean": np.zeros(16), "1.running_var": np.ones(16)})  # never updated
+    found = running_statistics_gap(model, X, y)
+    assert [f.code for f in found] == ["running-statistics"]
+    f = found[0]
+    assert f.where == "layer 1 (BatchNorm(16))"
+    assert "with the running statistics (eval mode, what predict uses)" in f.evidence
+    eval_acc, batch_acc = (float(v) / 100 for v in
+                           __import__("re").findall(r"accuracy ([\d.]+)%.* but ([\d.]+)%", f.evidence)[0])
+    assert batch_acc - eval_acc > 0.05
+    assert abs(eval_acc - float(np.mean(model.predict(X) == y))) < 1e-3
+    assert "running-statistics" in [f.code for f in examine_model(model, X, y)]
+    assert running_statistics_gap(mlp([6, 16, 3], rng=0), X, y) == []  # no BatchNorm, nothing to say

@@ -13,7 +13,12 @@ evidence (numbers) and a suggested fix:
   gradients (per-layer gradient norms and update-to-weight ratios), loss not
   decreasing, validation loss rising while training loss falls;
 * after training, on a saved model and its history (:func:`examine_model`,
-  ``glassnet doctor MODEL``).
+  ``glassnet doctor MODEL``), including a BatchNorm model whose eval mode
+  (running statistics) is much worse than the same model normalising each
+  batch by its own statistics (:func:`running_statistics_gap`).
+
+A BatchNorm model with a batch size of 1 is not a finding but an error:
+``fit`` refuses it before training (one sample has no variance).
 
 And :func:`overfit_batch`: can the network drive the loss on one small batch
 to near zero?  If it cannot, something is broken (a backward, the loss, too
@@ -47,6 +52,7 @@ __all__ = [
     "Doctor",
     "examine_history",
     "examine_model",
+    "running_statistics_gap",
     "overfit_batch",
     "OverfitResult",
 ]
@@ -85,6 +91,8 @@ class Thresholds:
     vanishing_ratio: float = 1e-4  # first layer's grad norm / last layer's
     plateau_epochs: int = 3  # epochs without a 1% fall of the training loss
     overfit_epochs: int = 3  # consecutive epochs of rising validation loss with falling training loss
+    running_stats_gap: float = 0.05  # accuracy with batch statistics minus accuracy in eval mode (BatchNorm)
+    running_stats_batch: int = 256  # batch size of the batch-statistics pass
 
 
 # ----------------------------------------------------------------------------- before training
@@ -326,11 +334,77 @@ def examine_history(history: History, *, th: Thresholds = Thresholds()) -> list[
     return found
 
 
+def _batch_statistics_pass(model: Sequential, X: np.ndarray, batch: int) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Outputs of ``model`` with every BatchNorm normalising each batch of ``X`` by its own statistics.
+
+    The other layers run as in eval mode (no dropout), on a copy (the running
+    statistics of ``model`` are not touched).  Returns the outputs and each
+    BatchNorm's input, ``{layer index: (n, d)}``.
+    """
+    net = model.copy()
+    n = X.shape[0]
+    starts = list(range(0, n, batch))
+    if len(starts) > 1 and n - starts[-1] == 1:  # never a batch of one sample
+        starts.pop()
+    outputs, inputs = [], {}
+    for k, start in enumerate(starts):
+        out = X[start : starts[k + 1] if k + 1 < len(starts) else n]
+        for i, layer in enumerate(net.layers):
+            if getattr(layer, "batch_statistics", False):
+                inputs.setdefault(i, []).append(out)
+            out = layer.forward(out, training=getattr(layer, "batch_statistics", False))[0]
+        outputs.append(out)
+    return np.concatenate(outputs), {i: np.concatenate(parts) for i, parts in inputs.items()}
+
+
+def running_statistics_gap(model: Sequential, X: np.ndarray, y: np.ndarray, *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """A BatchNorm model much worse in eval mode than with batch statistics, on the same data.
+
+    The only difference between the two passes is which statistics normalise:
+    the running averages (eval mode, what predict uses) or each batch's own
+    (as in training).  A large gap means the running statistics do not
+    describe what the layers now receive: too few steps or too small a
+    momentum for the averages to catch up (they start at mean 0, variance 1),
+    or tiny batches.  The evidence names the layer whose running statistics
+    are furthest from the data's.
+    """
+    if not model.uses_batch_statistics or np.asarray(X).shape[0] < 2:
+        return []
+    X = np.asarray(X, dtype=model.dtype)
+    labels = np.asarray(y) if np.ndim(y) == 1 else np.argmax(y, axis=1)
+    eval_acc = float(np.mean(model.predict(X) == labels))
+    outputs, inputs = _batch_statistics_pass(model, X, max(2, th.running_stats_batch))
+    batch_acc = float(np.mean((np.argmax(outputs, axis=1) if outputs.shape[1] > 1 else outputs[:, 0] > 0) == labels))
+    if batch_acc - eval_acc <= th.running_stats_gap:
+        return []
+    worst = ""
+    drift_max = -1.0
+    for i, Z in inputs.items():
+        layer = model.layers[i]
+        mean, var = Z.mean(axis=0), Z.var(axis=0)
+        drift = np.abs(mean - layer.state["running_mean"]) / np.sqrt(var + layer.eps)
+        ratio = np.maximum(layer.state["running_var"] / (var + layer.eps), (var + layer.eps) / layer.state["running_var"])
+        if float(drift.max()) > drift_max:
+            drift_max = float(drift.max())
+            worst = (f"layer {i} ({layer.describe()}): running mean up to {drift.max():.2g} standard deviations from "
+                     f"the data's mean, running variance up to {ratio.max():.2g}x off")
+    return [Finding(
+        "running-statistics", "eval mode is much worse than training mode: BatchNorm's running statistics do not fit",
+        f"accuracy {eval_acc:.1%} with the running statistics (eval mode, what predict uses) but {batch_acc:.1%} "
+        f"normalising each batch of {th.running_stats_batch} by its own statistics, on the same {X.shape[0]} samples; "
+        f"{worst}",
+        "more training steps or a larger BatchNorm momentum so the running averages catch up, larger batches, "
+        "or LayerNorm (no running statistics)",
+        worst.split(":")[0],
+    )]
+
+
 def examine_model(model: Sequential, X: np.ndarray, y: np.ndarray, history: History | None = None,
                   *, th: Thresholds = Thresholds()) -> list[Finding]:
-    """A trained model on held-out data: collapse, dead or saturated units, and its history."""
+    """A trained model on held-out data: collapse, dead or saturated units, running statistics, its history."""
     found = collapse(model.predict(X), np.asarray(y), th=th)
     found += unit_health(model, X, th=th)[0]
+    found += running_statistics_gap(model, X, y, th=th)
     if history is not None:
         found += examine_history(history, th=th)
     return found
