@@ -140,6 +140,8 @@ def test_train_with_norm_saves_the_layer_and_its_statistics(tmp_path, capsys, no
     accuracy = float(re.search(r"^test accuracy: (\d\.\d{4})$", out, re.M).group(1))
     status, out, _ = run(capsys, "evaluate", str(tmp_path / "m.npz"))  # eval mode: the running statistics
     assert status == 0 and f"{accuracy:.4f}" in out
+    status, out, _ = run(capsys, "info", str(tmp_path / "m.npz"))
+    assert status == 0 and ("1.running_var (16,)" in out) is (norm == "batch")
 
 
 def test_train_without_quiet_writes_one_line_per_epoch_to_stderr(capsys):

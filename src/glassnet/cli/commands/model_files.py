@@ -137,6 +137,10 @@ def run_info(args: argparse.Namespace) -> int:
         problem = nonfinite_summary(name, p)
         shown = f"NOT FINITE: {problem.split(' holds ', 1)[1]}" if problem else f"norm {float(np.linalg.norm(p)):.4g}"
         print(f"    {name:<6} {str(p.shape):<12} {shown}")
+    if model.state():
+        print("  state (running statistics, not trained):")
+        for name, a in model.state().items():
+            print(f"    {name:<6} {str(a.shape):<12} mean {float(np.mean(a)):.4g}")
     for key in ("dataset", "class_names", "test_accuracy", "epochs_trained", "train_seconds", "glassnet_version"):
         if key in model.meta:
             print(f"  {key}: {model.meta[key]}")
