@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 #: file -> how the summary line names it
-COUNTED = {"tests/test_torch_differential.py": "PyTorch differential suite (float64, relative 1e-10)"}
+COUNTED = {"tests/interop/test_torch_differential.py": "PyTorch differential suite (float64, relative 1e-10)"}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

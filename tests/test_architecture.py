@@ -13,10 +13,11 @@ import ast
 from pathlib import Path
 
 import glassnet
+from paths import REPO
 
 ORDER = ["errors", "core", "data", "nn", "optim", "io", "train", "check", "interop", "export", "report", "sweep", "cli"]
 PACKAGE = Path(glassnet.__file__).parent
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "architecture.md"
+DOCS = REPO / "docs" / "architecture.md"
 
 
 def _imports(path: Path):
@@ -65,3 +66,22 @@ def test_the_architecture_document_names_every_stage_in_order():
     built = {p.name for p in PACKAGE.iterdir() if p.is_dir()} | {"errors"}
     assert [name for name in missing if name in built] == []
     assert present == sorted(present)
+
+
+#: the test files that cut across the package and so stay at the top of tests/
+CROSS_CUTTING = {"test_architecture.py", "test_bad_inputs.py", "test_extending.py", "test_examples.py",
+                 "test_benchmark_smoke.py"}
+
+
+def test_the_tests_mirror_the_package():
+    """Each folder of tests/ is named after a subpackage of glassnet; only the cross-cutting tests sit at the
+    top; test file names are unique (the folders have no ``__init__.py``, see docs/architecture.md)."""
+    tests = REPO / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders <= set(ORDER), f"test folders that are no subpackage: {sorted(folders - set(ORDER))}"
+    at_top = {p.name for p in tests.glob("test_*.py")}
+    assert at_top <= CROSS_CUTTING, (
+        f"move these into tests/<subpackage>/ (see docs/architecture.md): {sorted(at_top - CROSS_CUTTING)}")
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
+    assert not list(tests.rglob("__init__.py"))

@@ -55,10 +55,10 @@ from glassnet.optim.optimizers import SGD, Adam, get_optimizer
 from glassnet.io.serialize import load_model, save_model
 from glassnet.train.loop import EarlyStopping, fit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile  # noqa: E402  (tests/hostile.py: the crafted files of issue 14)
+from paths import REPO
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-inputs.md"
+DOC = REPO / "docs" / "bad-inputs.md"
 CLI = "exit 2"  # the expected "error" of a command-line case
 
 

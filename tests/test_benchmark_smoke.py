@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import REPO
 
-COMPARE = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+COMPARE = REPO / "benchmarks" / "compare.py"
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from glassnet.check.gradcheck import check_layer, check_loss
+from paths import REPO
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = REPO / "examples"
 
 
 def load_example_file(name: str):

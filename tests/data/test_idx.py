@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from glassnet.errors import DataError, FileFormatError
 from glassnet.data.idx import IDX_DTYPES, idx_bytes, is_gzip, read_idx, write_idx
+from paths import SHARED_MNIST
 
-SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 
 
 def _shared_mnist() -> Path:

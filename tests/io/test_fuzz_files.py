@@ -36,7 +36,6 @@ from glassnet.optim.optimizers import SGD
 from glassnet.train.checkpoint import CHECKPOINT_KIND, save_checkpoint
 from glassnet.train.loop import TrainState, fit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile  # noqa: E402
 
 N_MODEL, N_CHECKPOINT, N_IDX = 200, 160, 160

@@ -16,8 +16,9 @@ import pytest
 from glassnet.cli.json_output import SCHEMA_VERSIONS, plain
 from glassnet.cli.main import main
 from glassnet.io.serialize import load_model
+from paths import REPO
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "json.md"
+DOC = REPO / "docs" / "json.md"
 SMALL = ["--hidden", "16", "--seed", "0"]
 
 
@@ -119,7 +120,7 @@ def test_gradcheck_json_passing_and_failing(tmp_path):
     assert report["max_rel_error"] < 1e-6 and doc["loss_check"]["passed"] is True
     assert doc["softmax_cross_check"]["fused_vs_unfused"] < 1e-8
 
-    broken = Path(__file__).resolve().parents[1] / "examples" / "broken_layer.py"
+    broken = REPO / "examples" / "broken_layer.py"
     status, doc, _ = run_json("gradcheck", "--module", str(broken), "--json")
     assert status == 1 and doc["passed"] is False and doc["loss_check"] is None
     check_schema("gradcheck", doc, allow_missing={"loss_check.loss", "loss_check.max_rel_error",

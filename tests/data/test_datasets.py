@@ -20,8 +20,8 @@ from glassnet.data.datasets import (
 )
 from glassnet.errors import ConfigError, DataError, DatasetNotFoundError, FileFormatError
 from glassnet.data.idx import read_idx, write_idx
+from paths import SHARED_MNIST
 
-SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 

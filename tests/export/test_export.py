@@ -1,5 +1,5 @@
 """glassnet.export: ONNX (run in ONNX Runtime on the 10,000 real MNIST test images), PyTorch state_dict,
-and the ``glassnet export`` command.  safetensors has its own file, tests/test_safetensors.py."""
+and the ``glassnet export`` command.  safetensors has its own file, tests/io/test_safetensors.py."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from glassnet.nn.layers import Activation, Dense, Layer
 
 onnx = pytest.importorskip("onnx")
 from glassnet.export.onnx import ONNX_ACTIVATIONS, export_onnx, to_onnx  # noqa: E402
+from paths import SHARED_MNIST
 
-SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 
 #: non-default arguments, so a translation that ignored them would fail
 NON_DEFAULT = {"leaky_relu": {"slope": 0.2}, "elu": {"alpha": 0.6}, "swish": {"beta": 1.7},

@@ -28,7 +28,6 @@ from glassnet.io import safetensors, serialize  # noqa: F401  (imported now: loa
 #                                                  and tracemalloc would count the import as the load's memory)
 from glassnet.io.serialize import MAX_LAYERS, MAX_META_ELEMENTS, load_model, load_npy, save_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile  # noqa: E402
 
 

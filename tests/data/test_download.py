@@ -16,8 +16,8 @@ import pytest
 from glassnet.data.datasets import download_file, load_dataset
 from glassnet.errors import DatasetNotFoundError, DownloadError
 from glassnet.data.idx import idx_bytes, read_idx
+from paths import SHARED_MNIST
 
-SHARED_MNIST = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
 NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
          "t10k-labels-idx1-ubyte.gz"]  # fmt: skip
 

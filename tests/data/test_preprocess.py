@@ -12,6 +12,7 @@ import pytest
 from glassnet.data.datasets import load_dataset
 from glassnet.errors import ConfigError, DataError, FileFormatError, ShapeError
 from glassnet.data.preprocess import SCALINGS, Scaler, make_scaler, scaler_from_dict
+from paths import SHARED_MNIST
 
 X_BY_HAND = np.array([[0, 10, 5], [255, 30, 5]], dtype=np.uint8)  # feature 2 is constant
 
@@ -123,7 +124,7 @@ def test_misuse_is_reported():
 
 
 def test_real_mnist_pixels_standardised():
-    folders = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist", Path("/work/shared/data/mnist")]
+    folders = SHARED_MNIST
     folder = next((f for f in folders if (f / "t10k-images-idx3-ubyte.gz").is_file()), None)
     if folder is None:
         pytest.skip("the MNIST test files of shared/data/mnist are not on this machine")

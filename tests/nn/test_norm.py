@@ -12,6 +12,7 @@ from glassnet.check.gradcheck import check_layer, gradcheck
 from glassnet.errors import ConfigError, ShapeError
 from glassnet.nn.layers import LAYERS, Layer, register_layer
 from glassnet.nn.norm import NORMS, complete_batch_grad
+from paths import REPO
 
 
 def _bn(n_features=2, **kwargs) -> BatchNorm:
@@ -395,7 +396,7 @@ def test_gradcheck_module_on_the_broken_batchnorm_example(capsys):
 
     from glassnet.cli.main import main
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "broken_batchnorm.py"
+    example = REPO / "examples" / "broken_batchnorm.py"
     capsys.readouterr()
     assert main(["gradcheck", "--module", str(example), "--batch", "8"]) == 1
     out = capsys.readouterr().out
