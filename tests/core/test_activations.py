@@ -88,6 +88,34 @@ def test_backward_is_upstream_gradient_times_derivative(act):
 
 
 @pytest.mark.parametrize("act", INSTANCES, ids=IDS)
+def test_declared_saturation_range_is_where_the_derivative_vanishes(act):
+    """The doctor trusts ``saturated``: every output it calls saturated has ``|f'(z)| < 0.02``, and a
+    saturating activation does reach its flat part (the rule is not vacuous)."""
+    z = np.linspace(-200, 200, 80001)
+    a = act.forward(z)
+    flat = act.saturated(a)
+    if flat is None:
+        assert not act.saturates
+        return
+    assert act.saturates and flat.shape == a.shape and flat.dtype == bool
+    assert flat.any() and not flat.all()
+    assert np.max(np.abs(act.derivative(z)[flat])) < 0.02
+
+
+@pytest.mark.parametrize("act", INSTANCES, ids=IDS)
+def test_declared_dead_units_pass_no_gradient(act):
+    """``dead`` marks the units that output <= 0 on every input; for an activation that declares it, such a
+    unit's derivative is exactly 0 on those inputs, and a unit alive on one input is not dead."""
+    z = np.array([[-3.0, 2.0, -0.5], [-1.0, -4.0, -2.0], [-0.1, -1.0, 1.0]])  # units 0 dead; 1, 2 alive once
+    a = act.forward(z)
+    dead = act.dead(a)
+    if dead is None:
+        return
+    np.testing.assert_array_equal(dead, [True, False, False])
+    assert np.all(act.derivative(z)[a <= 0] == 0)
+
+
+@pytest.mark.parametrize("act", INSTANCES, ids=IDS)
 def test_forward_does_not_modify_its_input(act):
     z = np.linspace(-3, 3, 13)
     before = z.copy()

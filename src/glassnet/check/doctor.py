@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.core.activations import ReLU
 from glassnet.nn.layers import Activation, Dense
 from glassnet.nn.losses import Loss
 from glassnet.nn.model import Sequential
@@ -167,7 +166,11 @@ def check_initial_loss(model: Sequential, loss: Loss, X: np.ndarray, y: np.ndarr
 
 # ----------------------------------------------------------------------------- model state
 def unit_health(model: Sequential, X: np.ndarray, *, th: Thresholds = Thresholds()) -> tuple[list[Finding], dict[str, float]]:
-    """Saturated sigmoid/tanh units and dead relu units, as fractions per layer, on inputs ``X``."""
+    """Saturated and dead units, as fractions per activation layer, on inputs ``X``.
+
+    Each activation declares its own rules (``ActivationFunction.saturated`` and ``.dead``), so a new
+    activation is judged without a change here.
+    """
     captured: list[np.ndarray] = []
     model.forward(np.asarray(X, dtype=model.dtype), capture=captured)
     found: list[Finding] = []
@@ -178,18 +181,17 @@ def unit_health(model: Sequential, X: np.ndarray, *, th: Thresholds = Thresholds
         out = captured[i]
         name = layer.fn.name
         where = f"layer {i} ({name})"
-        if isinstance(layer.fn, ReLU):
-            dead = float(np.mean(np.all(out <= 0, axis=0)))
+        dead_units = layer.fn.dead(out)
+        if dead_units is not None:
+            dead = float(np.mean(dead_units))
             stats[f"{i}.dead"] = dead
             if dead > th.dead_fraction:
-                found.append(Finding("dead-relu", "dead relu units",
+                found.append(Finding("dead-relu", f"dead {name} units",
                                      f"{dead:.0%} of the units in {where} output 0 for every probe input",
                                      "a smaller learning rate, He initialisation, or leaky_relu", where))
-        elif layer.fn.saturates:
-            lo, hi = {"sigmoid": (0.01, 0.99), "hard_sigmoid": (1e-6, 1 - 1e-6)}.get(name, (-0.99, 0.99))
-            if name in ("hard_tanh",):
-                lo, hi = layer.fn.min_val + 1e-6, layer.fn.max_val - 1e-6  # type: ignore[attr-defined]
-            sat = float(np.mean((out <= lo) | (out >= hi)))
+        flat = layer.fn.saturated(out)
+        if flat is not None:
+            sat = float(np.mean(flat))
             stats[f"{i}.saturated"] = sat
             if sat > th.saturated_fraction:
                 found.append(Finding("saturated", f"saturated {name} units",

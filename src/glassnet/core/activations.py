@@ -65,8 +65,31 @@ class ActivationFunction:
     kinks: ClassVar[tuple[float, ...]] = ()
     #: initialiser suited to a Dense layer feeding this activation (see ``glassnet.core.init``).
     default_init: ClassVar[str] = "glorot_uniform"
-    #: output range where the unit is saturated (tiny derivative); used by diagnostics.
-    saturates: ClassVar[bool] = False
+    #: the open output interval ``(lo, hi)`` outside which a unit is saturated: its derivative is (almost)
+    #: 0 there. ``None``: the activation does not saturate. The doctor reads it (``saturated``).
+    unsaturated_range: ClassVar[tuple[float, float] | None] = None
+    #: whether an output ``a <= 0`` means a dead unit: no output and zero derivative (relu). The doctor
+    #: reads it (``dead``).
+    dies_at_zero: ClassVar[bool] = False
+
+    @property
+    def saturates(self) -> bool:
+        """Whether the activation has a flat part where its derivative vanishes."""
+        return self.unsaturated_range is not None
+
+    def saturated(self, a: np.ndarray) -> np.ndarray | None:
+        """Boolean mask of the outputs ``a`` (any shape) in the flat part, or ``None`` if there is none."""
+        if self.unsaturated_range is None:
+            return None
+        lo, hi = self.unsaturated_range
+        return (a <= lo) | (a >= hi)
+
+    def dead(self, a: np.ndarray) -> np.ndarray | None:
+        """Per unit of ``a : (n, units)``: ``True`` where the unit outputs 0 for every one of the n inputs
+        (so it also passes no gradient); ``None`` if the activation cannot die."""
+        if not self.dies_at_zero:
+            return None
+        return np.all(a <= 0, axis=0)
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -112,7 +135,7 @@ class Sigmoid(ActivationFunction):
     """``f(z) = 1 / (1 + exp(-z))`` (stable for any z);  ``f'(z) = a (1 - a)``."""
 
     name = "sigmoid"
-    saturates = True
+    unsaturated_range = (0.01, 0.99)
 
     def forward(self, z):
         return _sigmoid(z)
@@ -126,7 +149,7 @@ class Tanh(ActivationFunction):
     """``f(z) = tanh(z)``;  ``f'(z) = 1 - a^2``."""
 
     name = "tanh"
-    saturates = True
+    unsaturated_range = (-0.99, 0.99)
 
     def forward(self, z):
         return np.tanh(z)
@@ -140,6 +163,7 @@ class ReLU(ActivationFunction):
     """``f(z) = max(z, 0)``;  ``f'(z) = [z > 0]`` (0 at the kink z = 0, as PyTorch)."""
 
     name = "relu"
+    dies_at_zero = True
     kinks = (0.0,)
     default_init = "he_normal"
 
@@ -232,7 +256,7 @@ class Softsign(ActivationFunction):
 
     name = "softsign"
     kinks = (0.0,)  # f'' jumps at 0
-    saturates = True
+    unsaturated_range = (-0.99, 0.99)
 
     def forward(self, z):
         return z / (1 + np.abs(z))
@@ -340,7 +364,6 @@ class HardTanh(ActivationFunction):
     """``f(z) = clip(z, min_val, max_val)``;  ``f'(z) = [min_val < z < max_val]``."""
 
     name = "hard_tanh"
-    saturates = True
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0) -> None:
         if not min_val < max_val:
@@ -350,6 +373,10 @@ class HardTanh(ActivationFunction):
     @property
     def kinks(self) -> tuple[float, ...]:  # type: ignore[override]
         return (self.min_val, self.max_val)
+
+    @property
+    def unsaturated_range(self) -> tuple[float, float]:  # type: ignore[override]
+        return (self.min_val + 1e-6, self.max_val - 1e-6)
 
     def forward(self, z):
         return np.clip(z, self.min_val, self.max_val)
@@ -367,7 +394,7 @@ class HardSigmoid(ActivationFunction):
 
     name = "hard_sigmoid"
     kinks = (-3.0, 3.0)
-    saturates = True
+    unsaturated_range = (1e-6, 1 - 1e-6)
 
     def forward(self, z):
         return np.clip(z / 6 + 0.5, 0, 1)
