@@ -169,7 +169,10 @@ def _outputs(expects: str, m: int, k: int, rng: np.random.Generator) -> np.ndarr
 
 
 def _loss_cases():
-    """(id, loss, outputs, targets) for every registered loss, target form and option it supports."""
+    """(id, loss, outputs, targets) for every registered loss, target form and option it supports.
+
+    The registry is read at call time, so an entry added by a test (tests/test_extending.py) is covered.
+    """
     rng = np.random.default_rng(2)
     m, k = 5, 4
     labels = rng.integers(0, k, m)
@@ -179,7 +182,7 @@ def _loss_cases():
         "soft": rng.dirichlet(np.ones(k), m),
     }
     cases = []
-    for name in LOSS_NAMES:
+    for name in sorted(LOSSES):
         cls = LOSSES[name]
         accepted = inspect.signature(cls).parameters
         options: list[dict] = [{}, {"reduction": "sum"}]
@@ -207,9 +210,18 @@ def test_every_loss_passes_check_loss(loss, outputs, targets):
     assert report["outputs"].n_checked == outputs.size
 
 
-def test_every_registered_loss_has_cases():
-    covered = {p.values[0].name for p in _loss_cases()}
-    assert covered == set(LOSSES)
+def test_every_constructor_argument_of_every_loss_is_exercised():
+    """The cases above are built from the registry, so every loss has some; what can be missed is an option.
+    Each constructor argument of each registered loss must be given a non-default value by some case, so a
+    loss that gains an argument fails here until the cases exercise it."""
+    exercised: dict[str, set[str]] = {name: set() for name in LOSSES}
+    for case in _loss_cases():
+        loss = case.values[0]
+        default = type(loss)().config()
+        exercised[loss.name] |= {key for key, value in loss.config().items() if value != default.get(key)}
+    missing = {name: sorted(set(inspect.signature(cls).parameters) - exercised[name])
+               for name, cls in LOSSES.items()}
+    assert not any(missing.values()), f"constructor arguments no case exercises: {missing}"
 
 
 # ---------------------------------------------------------------- losses inside an mlp, with L2
