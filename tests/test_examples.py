@@ -56,7 +56,7 @@ def test_broken_layer_walkthrough_in_readme_is_what_the_command_prints(capsys):
     readme = (EXAMPLES.parent / "README.md").read_text()
     for line in out.splitlines():
         if line.startswith(("input ", "0.W ", "0.b ", "2.W ", "2.b ", "FAILED", "the backward of", "layer 1",
-                            "  evidence:", "  look at:")):
+                            "  evidence:", "  fix:")):
             assert line in readme, f"README.md's walk-through no longer matches: {line!r}"
     assert "layer 1 (MyTanh) has a wrong backward" in out
     assert "the backward of MyTanh is wrong entry by entry (input)" in out

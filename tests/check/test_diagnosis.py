@@ -35,7 +35,7 @@ def test_missing_one_over_m(data):
     model, loss = gn.mlp([5, 6, 4], "tanh", rng=0), NoMeanCrossEntropy()
     found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
     assert codes(found)[0] == "scale"
-    assert "batch size m = 8" in found[0].verdict and "1/m" in found[0].verdict
+    assert "batch size m = 8" in found[0].title and "1/m" in found[0].title
     assert "loss" in codes(found)  # and the loss alone is shown to disagree with its value
 
 
@@ -46,7 +46,7 @@ def test_sign_flip_names_sign_and_layer(data):
     found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
     assert codes(found)[:2] == ["sign", "weights"]
     layer = next(d for d in found if d.code == "layer")
-    assert layer.verdict.startswith("layer 2 (Dense(6->4))")
+    assert layer.title.startswith("layer 2 (Dense(6->4))")
 
 
 def test_l2_mismatch_confirmed_by_growing_error(data):
@@ -55,7 +55,7 @@ def test_l2_mismatch_confirmed_by_growing_error(data):
     report = gradcheck(model, loss, X, y, l2=0.5, value_and_grad_fn=subtracted_l2)
     found = diagnose(report, model, loss, X, y, l2=0.5, value_and_grad_fn=subtracted_l2)
     assert "l2" in codes(found)
-    assert "added, not subtracted" in next(d for d in found if d.code == "l2").advice
+    assert "added, not subtracted" in next(d for d in found if d.code == "l2").fix
 
 
 def test_elementwise_softmax_is_blamed_on_the_softmax_layer(data):
@@ -64,14 +64,14 @@ def test_elementwise_softmax_is_blamed_on_the_softmax_layer(data):
     loss = CrossEntropy()
     found = diagnose(gradcheck(model, loss, X, y), model, loss, X, y)
     layer = next(d for d in found if d.code == "layer")
-    assert layer.verdict.startswith("layer 1 (ElementwiseSoftmax)")
+    assert layer.title.startswith("layer 1 (ElementwiseSoftmax)")
 
 
 def test_kinks_are_reported_as_not_a_bug():
     X = np.array([[0.0, 1e-4, 0.3]])
     report = gn.check_layer(gn.Activation("relu"), X.shape, X=X)
     found = diagnose(report)
-    assert codes(found) == ["kinks"] and "not a bug" in found[0].verdict
+    assert codes(found) == ["kinks"] and "not a bug" in found[0].title
 
 
 def test_float32_only_failure_is_precision(data):
@@ -113,9 +113,9 @@ def test_one_failing_tensor_is_no_scale_unless_every_entry_is_scaled():
     broken = load_example_file("broken_layer.py")  # tanh backward with 1 - z^2 instead of 1 - a^2
     found = diagnose(gn.check_layer(broken.layer, (16, 6)))
     assert codes(found) == ["formula"]
-    assert found[0].verdict == ("the backward of MyTanh is wrong entry by entry (input): "
+    assert found[0].title == ("the backward of MyTanh is wrong entry by entry (input): "
                                 "not a constant scale, not a sign flip")
-    assert "in terms of the input where it needs the output" in found[0].advice
+    assert "in terms of the input where it needs the output" in found[0].fix
 
     class Halved(gn.Activation):  # every entry of dL/dZ halved: a true constant scale
         def forward(self, X, *, training=False, rng=None):
@@ -123,4 +123,4 @@ def test_one_failing_tensor_is_no_scale_unless_every_entry_is_scaled():
             return A, lambda g, need_input_grad=True: 0.5 * backprop(g)
 
     found = diagnose(gn.check_layer(Halved("tanh"), (16, 6)))
-    assert codes(found) == ["scale"] and found[0].verdict == "gradient scaled by 0.5"
+    assert codes(found) == ["scale"] and found[0].title == "gradient scaled by 0.5"

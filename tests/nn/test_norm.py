@@ -345,9 +345,9 @@ def test_diagnosis_names_the_ignored_mean_and_variance_for_a_layer():
     report = check_layer(layer, X.shape, X=X, training=True)
     found = diagnose(report, layer=layer, X=X)
     assert [d.code for d in found] == ["batch-statistics"]
-    assert "treats the batch mean and variance as constants" in found[0].verdict
+    assert "treats the batch mean and variance as constants" in found[0].title
     assert "the true ones to 0" in found[0].evidence
-    assert "n dy - sum(dy) - x_hat sum(dy x_hat)" in found[0].advice
+    assert "n dy - sum(dy) - x_hat sum(dy x_hat)" in found[0].fix
 
 
 def test_diagnosis_names_it_inside_a_model_checked_in_training_mode():

@@ -28,7 +28,6 @@ a loss checked alone)       of the input where it needs the output)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -37,23 +36,11 @@ from glassnet.check.gradcheck import GradcheckReport, check_layer, check_layers,
 from glassnet.nn.losses import CrossEntropy, Loss, SoftmaxCrossEntropy
 from glassnet.nn.layers import Layer, Softmax
 from glassnet.nn.model import Sequential
+from glassnet.check.findings import Finding
 from glassnet.nn.norm import BatchNorm, complete_batch_grad
 from glassnet.nn.objective import value_and_grad
 
-__all__ = ["Diagnosis", "diagnose", "batch_statistics_ignored", "cross_check_softmax"]
-
-
-@dataclass
-class Diagnosis:
-    """One finding: a short verdict, the evidence behind it and what to look at."""
-
-    code: str
-    verdict: str
-    evidence: str
-    advice: str
-
-    def __str__(self) -> str:
-        return f"{self.verdict}\n  evidence: {self.evidence}\n  look at:  {self.advice}"
+__all__ = ["diagnose", "batch_statistics_ignored", "cross_check_softmax"]
 
 
 def _checked(t) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +73,7 @@ def _common_ratio(report: GradcheckReport, tol: float = 0.02) -> float | None:
     return c
 
 
-def batch_statistics_ignored(layer: Layer, X: np.ndarray) -> Diagnosis | None:
+def batch_statistics_ignored(layer: Layer, X: np.ndarray) -> Finding | None:
     """The classic BatchNorm mistake, proven: the training backward ignores how mu and sigma depend on x.
 
     Re-checks ``layer`` in training mode on ``X : (n, d)`` (every entry) and
@@ -108,7 +95,7 @@ def batch_statistics_ignored(layer: Layer, X: np.ndarray) -> Diagnosis | None:
     if residual > 1e-4:
         return None
     column_sums = float(np.max(np.abs(t.analytic.sum(axis=0))))
-    return Diagnosis(
+    return Finding(
         "batch-statistics",
         f"the backward of {layer.describe()} treats the batch mean and variance as constants",
         f"in training mode its input gradient fails (max rel error {t.max_rel_error:.2g}); adding the paths "
@@ -129,16 +116,16 @@ def diagnose(
     l2: float = 0.0,
     value_and_grad_fn: Callable = value_and_grad,
     layer: Layer | None = None,
-) -> list[Diagnosis]:
+) -> list[Finding]:
     """Explain ``report``.  With the model, loss and data, run the extra checks that confirm a pattern.
 
     For a report of :func:`~glassnet.check.gradcheck.check_layer`, pass the
     ``layer`` and the input ``X`` it was checked on.  Returns an empty list for
     a passing report without kink skips.
     """
-    found: list[Diagnosis] = []
+    found: list[Finding] = []
     if report.n_kink_skipped:
-        found.append(Diagnosis(
+        found.append(Finding(
             "kinks",
             f"{report.n_kink_skipped} entries were skipped because their finite difference crossed a kink: not a bug",
             "moving the parameter by a few steps h changed which side of a kink (relu at 0, hard_tanh at +-1) "
@@ -156,7 +143,7 @@ def diagnose(
     if np.dtype(report.dtype) == np.float32 and have_data:
         r64 = gradcheck(model, loss, X, y, dtype=np.float64, **extra)
         if r64.passed:
-            found.append(Diagnosis(
+            found.append(Finding(
                 "precision",
                 "fails in float32 but passes in float64: precision, not a bug",
                 f"float32 max rel error {report.max_rel_error:.1e}; float64 {r64.max_rel_error:.1e}",
@@ -166,7 +153,7 @@ def diagnose(
 
     c = _common_ratio(report)
     if c is not None and abs(c + 1) < 0.02:
-        found.append(Diagnosis(
+        found.append(Finding(
             "sign",
             f"sign error: the analytic gradient is minus the true one ({names})",
             f"ratio analytic/numeric = {c:.4f} on every failing tensor",
@@ -179,7 +166,7 @@ def diagnose(
             hint = f" = the batch size m = {m}: the backward is missing the 1/m that the loss value has"
         elif m and abs(c * m - 1) < 0.02:
             hint = f" = 1/m for m = {m}: the backward divides by m once more than the loss value"
-        found.append(Diagnosis(
+        found.append(Finding(
             "scale",
             f"gradient scaled by {c:.4g}{hint}",
             f"analytic/numeric ratio is {c:.4g} (within 2%) on every failing tensor: {names}",
@@ -194,7 +181,7 @@ def diagnose(
         stronger = gradcheck(model, loss, X, y, l2=4 * l2, **again)
         none = gradcheck(model, loss, X, y, l2=0.0, **again)
         if none.passed and stronger.max_rel_error > report.max_rel_error:
-            found.append(Diagnosis(
+            found.append(Finding(
                 "l2",
                 "the L2 term in the loss and in the gradient disagree",
                 f"only weights fail ({names}), biases pass; max rel error {none.max_rel_error:.1e} at lambda=0, "
@@ -203,7 +190,7 @@ def diagnose(
                 "and divided by the same m in both",
             ))
     elif weights_only:
-        found.append(Diagnosis(
+        found.append(Finding(
             "weights",
             f"only weight tensors fail ({names}), biases pass",
             "the bias gradients agree, so the upstream gradient reaching those layers is right",
@@ -221,7 +208,7 @@ def diagnose(
                                                  rng=np.random.default_rng(0), capture=captured)
                 specific = batch_statistics_ignored(model.layers[i], ([np.asarray(X)] + captured)[i])
                 found += [specific] if specific else []
-            found.append(Diagnosis(
+            found.append(Finding(
                 "layer",
                 f"layer {i} ({model.layers[i].describe()}) has a wrong backward",
                 "checked alone on the input it really receives, layer "
@@ -231,14 +218,14 @@ def diagnose(
         else:
             loss_report = check_loss(loss, model(np.asarray(X, dtype=model.dtype)).astype(np.float64), y)
             if not loss_report.passed:
-                found.append(Diagnosis(
+                found.append(Finding(
                     "loss",
                     f"the loss's gradient disagrees with its own value ({type(loss).__name__})",
                     f"check_loss max rel error {loss_report.max_rel_error:.1e}, ratio {loss_report.tensors[0].ratio:.4g}",
                     "a value that is clipped, scaled or smoothed differently from the gradient",
                 ))
             elif not found:
-                found.append(Diagnosis(
+                found.append(Finding(
                     "objective",
                     "every layer and the loss pass alone, yet the whole objective fails",
                     f"failing tensors: {names}",
@@ -251,7 +238,7 @@ def diagnose(
         opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))
         checked = sum(t.n_checked for t in failing)
         subject = report.subject or "this"
-        found.append(Diagnosis(
+        found.append(Finding(
             "formula",
             f"the backward of {subject} is wrong entry by entry ({names}): not a constant scale, not a sign flip",
             f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.check.findings import Finding
 from glassnet.nn.layers import Activation, Dense
 from glassnet.nn.losses import Loss
 from glassnet.nn.model import Sequential
@@ -55,21 +56,6 @@ __all__ = [
     "overfit_batch",
     "OverfitResult",
 ]
-
-
-@dataclass
-class Finding:
-    """One problem: a code, a one-line title, the evidence and a suggested fix."""
-
-    code: str
-    title: str
-    evidence: str
-    fix: str
-    where: str = ""
-
-    def __str__(self) -> str:
-        where = f" [{self.where}]" if self.where else ""
-        return f"{self.title}{where}\n  evidence: {self.evidence}\n  try:      {self.fix}"
 
 
 @dataclass

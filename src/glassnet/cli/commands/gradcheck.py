@@ -65,7 +65,7 @@ class _Results:
                 "worst": [{"index": list(e.index), "analytic": e.analytic, "numeric": e.numeric,
                            "rel_error": e.rel_error} for e in t.worst],
             } for t in report.tensors],
-            "diagnosis": [{"code": d.code, "verdict": d.verdict, "evidence": d.evidence, "advice": d.advice}
+            "diagnosis": [{"code": d.code, "verdict": d.title, "evidence": d.evidence, "advice": d.fix}
                           for d in findings],
         })
 
