@@ -165,3 +165,21 @@ def test_dropout_in_training_mode_uses_one_mask():
     X, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     model = gn.mlp([5, 8, 3], "tanh", dropout=0.4, rng=0)
     assert gradcheck(model, SoftmaxCrossEntropy(), X, y, training=True).passed
+
+
+def test_the_value_and_grad_hook_differentiates_its_own_j():
+    """A hook whose J lacks the 1/m while its gradient is right must FAIL: the finite differences are taken
+    of the hook's J (they were taken of glassnet's own objective, so this case printed PASSED)."""
+    from glassnet.nn.objective import value_and_grad as right
+
+    def j_without_mean(model, loss, X, y, **kw):
+        value, grad_X = right(model, loss, X, y, **kw)
+        return value * X.shape[0], grad_X
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    model = gn.mlp([4, 5, 3], "tanh", rng=0)
+    report = gradcheck(model, SoftmaxCrossEntropy(), X, y, value_and_grad_fn=j_without_mean)
+    assert not report.passed
+    assert all(abs(t.ratio - 1 / 6) < 1e-6 for t in report.tensors)
+    assert gradcheck(model, SoftmaxCrossEntropy(), X, y, value_and_grad_fn=right).passed

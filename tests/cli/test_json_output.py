@@ -109,12 +109,26 @@ def test_evaluate_json(trained):
     assert doc["classes"][3]["precision"] == pytest.approx(cm[3, 3] / cm[:, 3].sum())
 
 
+#: the keys only ``gradcheck --function`` writes
+FUNCTION_KEYS = {"function", "function.name", "function.passed", "function.n_samples", "function.layout",
+                 "function.layout.description", "function.layout.sizes"}
+
+
+def test_gradcheck_function_json():
+    example = REPO / "examples" / "ng_network.py"
+    status, doc, _ = run_json("gradcheck", "--function", f"{example}:nnCostFunction", "--l2-arg", "lambda_", "--json")
+    assert status == 1 and doc["passed"] is False and doc["function"]["passed"] is False
+    check_schema("gradcheck", doc, allow_missing={"loss_check.loss", "loss_check.max_rel_error", "loss_check.passed"})
+    assert doc["function"]["layout"]["sizes"] == [784, 25, 10] and doc["function"]["n_samples"] == 100
+
+
 def test_gradcheck_json_passing_and_failing(tmp_path):
     status, doc, _ = run_json("gradcheck", *SMALL, "--activation", "tanh", "--batch", "4", "--max-entries", "20",
                               "--json")
     assert status == 0 and doc["passed"] is True
     check_schema("gradcheck", doc, allow_missing={"reports[].diagnosis[].code", "reports[].diagnosis[].verdict",
-                                                  "reports[].diagnosis[].evidence", "reports[].diagnosis[].advice"})
+                                                  "reports[].diagnosis[].evidence", "reports[].diagnosis[].advice",
+                                                  *FUNCTION_KEYS})
     (report,) = doc["reports"]
     assert [t["name"] for t in report["tensors"]] == ["0.W", "0.b", "3.W", "3.b", "input"]
     assert report["max_rel_error"] < 1e-6 and doc["loss_check"]["passed"] is True
@@ -124,7 +138,7 @@ def test_gradcheck_json_passing_and_failing(tmp_path):
     status, doc, _ = run_json("gradcheck", "--module", str(broken), "--json")
     assert status == 1 and doc["passed"] is False and doc["loss_check"] is None
     check_schema("gradcheck", doc, allow_missing={"loss_check.loss", "loss_check.max_rel_error",
-                                                  "loss_check.passed", "softmax_cross_check"})
+                                                  "loss_check.passed", "softmax_cross_check", *FUNCTION_KEYS})
     assert [r["passed"] for r in doc["reports"]] == [False, False]
     assert doc["reports"][0]["diagnosis"][0]["code"] == "formula"
     assert doc["reports"][0]["tensors"][0]["worst"][0]["rel_error"] > 0.1

@@ -300,8 +300,10 @@ def gradcheck(
     X : (m, n_in); y : (m,) labels or (m, k) targets.  Returns a
     :class:`GradcheckReport`; ``raise_on_failure=True`` raises
     :class:`~glassnet.errors.GradcheckError` carrying the report instead.
-    ``value_and_grad_fn`` exists so a different objective (one with a planted
-    bug, say) can be checked against the same finite differences.
+    ``value_and_grad_fn(model, loss, X, y, *, l2, training, rng, need_input_grad) -> (J, dJ/dX)``
+    replaces the objective: its gradients (left in ``model.grads()``) are checked against finite
+    differences of *its own* J, so a J with a planted bug fails as it should.  A learner's own
+    ``cost_and_grad(params, ...)`` is checked by :func:`glassnet.check_function`.
     """
     dtype, step, rtol, tiny_scale = _settings(dtype, step, rtol)
     net = model.astype(dtype)
@@ -321,9 +323,14 @@ def gradcheck(
         captured: list[np.ndarray] = []
         outputs, _ = net.forward(X, training=training, rng=fresh_rng(), capture=captured)
         net.set_state(frozen)  # a training forward moved the running statistics: put them back
-        value = loss(outputs, y)[0]
-        if l2:
-            value += l2_penalty(net, l2, X.shape[0], loss.reduction)
+        if value_and_grad_fn is value_and_grad:
+            value = loss(outputs, y)[0]
+            if l2:
+                value += l2_penalty(net, l2, X.shape[0], loss.reduction)
+        else:  # differentiate the very J whose gradient is checked, never glassnet's own in its place
+            value = value_and_grad_fn(net, loss, X, y, l2=l2, training=training, rng=fresh_rng(),
+                                      need_input_grad=False)[0]
+            net.set_state(frozen)
         pre = [(X if i == 0 else captured[i - 1], kinks) for i, kinks in kinked]
         return value, _kink_regions(pre)
 

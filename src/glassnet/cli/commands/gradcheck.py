@@ -22,6 +22,14 @@ def add_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument("--model", type=Path, help="check a saved model instead of building one")
     g.add_argument("--module", type=Path,
                    help="a Python file defining `layer` (a Layer), `loss` (a Loss) and/or `model` (a Sequential) to check")
+    g.add_argument("--function", metavar="FILE.py:NAME",
+                   help="check your own cost function: FILE defines NAME(params, *args, **kwargs) -> (J, grads), "
+                   "`params` (a dict, a list of arrays or one flat vector) and optionally `args` (a tuple) and "
+                   "`kwargs` (a dict); see docs/own-code.md")
+    g.add_argument("--l2-arg", metavar="NAME",
+                   help="with --function: the name of lambda's argument, to check the L2 term at lambda and at 0")
+    g.add_argument("--samples", type=positive_int, metavar="M",
+                   help="with --function: the number of samples m (default: rows of the first 2-D array argument)")
     g.add_argument("--batch", type=positive_int, default=16, help="samples in the checked batch (default 16)")
     g.add_argument("--check-dtype", choices=["float64", "float32"], default="float64",
                    help="precision of the check (default float64)")
@@ -45,12 +53,17 @@ class _Results:
         from glassnet.check.diagnosis import diagnose
 
         findings = diagnose(report, *args, **kwargs)
-        self.document["passed"] = self.document["passed"] and report.passed
         if not self.as_json:
+            self.document["passed"] = self.document["passed"] and report.passed
             print(report)
             for finding in findings:
                 print(f"\n{finding}")
             return
+        self.add(report, findings)
+
+    def add(self, report, findings) -> None:
+        """One report and its findings into the JSON document."""
+        self.document["passed"] = self.document["passed"] and report.passed
         self.document["reports"].append({
             "subject": report.subject, "dtype": np.dtype(report.dtype).name, "training": report.training,
             "step": report.step,
@@ -91,17 +104,12 @@ class _Results:
         return 0 if self.document["passed"] else 1
 
 
-def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> int:
-    """Check the ``layer``, ``loss`` and ``model`` a user's Python file defines."""
+def _import_user_file(path: Path, role: str):
+    """Run the user's Python file as a module; its failure is one line (``--debug`` shows the traceback)."""
     import importlib.util
 
-    from glassnet.check.gradcheck import check_layer, check_loss
-    from glassnet.nn.layers import Layer
-    from glassnet.nn.losses import Loss
-    from glassnet.nn.model import Sequential
-
     if not path.is_file():
-        raise ConfigError(f"module file {path} does not exist")
+        raise ConfigError(f"{role} file {path} does not exist")
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"{path} is not a Python file that can be imported (expected a .py file)")
@@ -110,6 +118,58 @@ def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> in
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: report it in one line (--debug shows the traceback)
         raise ConfigError(f"{path}: running it raised {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _check_function(args: argparse.Namespace) -> int:
+    """``--function FILE.py:NAME``: the learner's own cost function, checked by :func:`glassnet.check_function`."""
+    from glassnet.check.function import check_function
+
+    file, sep, name = args.function.rpartition(":")
+    if not sep or not file or not name:
+        raise ConfigError(f"--function wants FILE.py:NAME, got {args.function!r}")
+    path = Path(file)
+    module = _import_user_file(path, "function")
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_")
+                       and getattr(v, "__module__", None) == module.__name__)
+        raise ConfigError(f"{path} defines no function {name!r}" + (f" (it defines {', '.join(found)})" if found else ""))
+    if not hasattr(module, "params"):
+        raise ConfigError(f"{path} defines no `params`: the parameters to check at (a dict, a list of arrays or "
+                          "one flat vector)")
+    call_args = getattr(module, "args", ())
+    call_kwargs = getattr(module, "kwargs", {})
+    if not isinstance(call_args, tuple):
+        raise ConfigError(f"{path}: `args` must be a tuple of the arguments after params, got {type(call_args).__name__}")
+    if not isinstance(call_kwargs, dict):
+        raise ConfigError(f"{path}: `kwargs` must be a dict, got {type(call_kwargs).__name__}")
+    report = check_function(fn, module.params, *call_args, l2_arg=args.l2_arg, n_samples=args.samples,
+                            max_entries=args.max_entries, seed=args.seed or 0, **call_kwargs)
+    if not args.json:
+        print(report)
+        return 0 if report.passed else 1
+    results = _Results(True)
+    results.add(report.gradcheck, report.findings)
+    if report.at_zero_l2 is not None:
+        results.add(report.at_zero_l2, [])
+    results.document["passed"] = report.passed
+    results.document["function"] = {
+        "name": f"{path}:{name}", "passed": report.passed, "n_samples": report.n_samples,
+        "layout": None if report.layout is None else {"description": report.layout.description,
+                                                      "sizes": list(report.layout.sizes)},
+    }
+    return results.finish()
+
+
+def _check_module(path: Path, args: argparse.Namespace, results: _Results) -> int:
+    """Check the ``layer``, ``loss`` and ``model`` a user's Python file defines."""
+    from glassnet.check.gradcheck import check_layer, check_loss
+    from glassnet.nn.layers import Layer
+    from glassnet.nn.losses import Loss
+    from glassnet.nn.model import Sequential
+
+    module = _import_user_file(path, "module")
     rng = np.random.default_rng(args.seed or 0)
     checked = 0
     layer = getattr(module, "layer", None)
@@ -154,6 +214,13 @@ def run(args: argparse.Namespace) -> int:
     from glassnet.check.gradcheck import gradcheck
 
     results = _Results(args.json)
+    if (args.l2_arg or args.samples) and args.function is None:
+        raise ConfigError("--l2-arg and --samples go with --function")
+    if args.l2 is not None and (args.module is not None or args.function is not None):
+        raise ConfigError("--l2 applies to the network gradcheck builds; a --module is checked as it is, and a "
+                          "--function's lambda is its own argument (name it with --l2-arg)")
+    if args.function is not None:
+        return _check_function(args)
     if args.module is not None:
         return _check_module(args.module, args, results)
     config = config_from_args(args)
@@ -193,8 +260,8 @@ def _cross_checks(model, loss, X: np.ndarray, y: np.ndarray, results: _Results) 
 register(Command(
     name="gradcheck",
     help="check backpropagation against finite differences and explain any mismatch",
-    description="Build the network from the same options as train (or load --model, or check the layers "
-    "and losses a --module defines), run the gradient checker on a batch of real data in float64, print a "
+    description="Build the network from the same options as train (or load --model, check the layers "
+    "and losses a --module defines, or your own cost function with --function FILE.py:NAME), run the gradient checker on a batch of real data in float64, print a "
     "table per tensor and, when something fails, what the pattern means. Exit status 0 when every tensor "
     "passes, 1 when any fails.",
     add_arguments=add_arguments,
