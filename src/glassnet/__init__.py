@@ -37,6 +37,7 @@ from glassnet.core.numerics import log_softmax, logsumexp, sigmoid, softmax, sof
 from glassnet.nn.objective import l2_penalty, value_and_grad
 from glassnet.check.gradcheck import GradcheckReport, check_layer, check_layers, check_loss, gradcheck
 from glassnet.check.function import FunctionReport, UserFunctionError, check_function
+from glassnet.check.watch import Watch
 from glassnet.optim.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Nesterov, RMSprop, apply_updates, get_optimizer
 from glassnet.optim.schedules import SCHEDULES, get_schedule
 from glassnet.train.loop import EarlyStopping, History, TrainState, fit

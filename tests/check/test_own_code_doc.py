@@ -4,7 +4,8 @@ Markers in the page:
 
 * ``<!-- run: glassnet ARGS -->`` followed by a ```` ```text ```` block: the output of ``glassnet ARGS``
   (run from the repository root);
-* ``<!-- source: FILE:NAME -->`` followed by a ```` ```python ```` block: the source of function NAME in FILE.
+* ``<!-- source: FILE:NAME -->`` followed by a ```` ```python ```` block: the source of function NAME in FILE;
+* ``<!-- script: FILE ARGS -->`` followed by a ```` ```text ```` block: the output of ``python FILE ARGS``.
 
     python tests/check/test_own_code_doc.py --write
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "own-code.md"
-MARKER = re.compile(r"<!-- (run|source): (.+?) -->\n```(\w+)\n(.*?)```", re.S)
+MARKER = re.compile(r"<!-- (run|source|script): (.+?) -->\n```(\w+)\n(.*?)```", re.S)
 
 
 def _run(argv: str) -> str:
@@ -47,10 +48,20 @@ def _source(spec: str) -> str:
     return "\n".join(text.splitlines()[node.lineno - 1:node.end_lineno]) + "\n"
 
 
+def _script(spec: str) -> str:
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, *spec.split()], cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def rendered(page: str) -> str:
     def block(m: re.Match) -> str:
         kind, spec, lang = m.group(1), m.group(2), m.group(3)
-        body = _run(spec) if kind == "run" else _source(spec)
+        body = {"run": _run, "source": _source, "script": _script}[kind](spec)
         return f"<!-- {kind}: {spec} -->\n```{lang}\n{body}```"
     return MARKER.sub(block, page)
 

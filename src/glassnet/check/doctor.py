@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -78,6 +78,9 @@ class Thresholds:
     overfit_epochs: int = 3  # consecutive epochs of rising validation loss with falling training loss
     running_stats_gap: float = 0.05  # accuracy with batch statistics minus accuracy in eval mode (BatchNorm)
     running_stats_batch: int = 256  # batch size of the batch-statistics pass
+    stuck_tolerance: float = 0.02  # a loss within 2% of ln C ...
+    stuck_windows: int = 6  # ... for this many windows of steps is stuck at chance
+    rising_factor: float = 1.5  # a loss rising three windows in a row to this factor of its best is rising
 
 
 # ----------------------------------------------------------------------------- before training
@@ -205,6 +208,106 @@ def collapse(predictions: np.ndarray, labels: np.ndarray, *, th: Thresholds = Th
     return []
 
 
+# ----------------------------------------------------------------------------- rules shared by the doctor and Watch
+def update_health(name: str, grad_norm: float, update_ratio: float, step: int, *, th: Thresholds = Thresholds()
+                  ) -> list[Finding]:
+    """Exploding gradients or steps, or vanishingly small updates, for one weight tensor at one step.
+
+    ``grad_norm = ||dJ/dW||``, ``update_ratio = ||update|| / ||W||`` (healthy is about 1e-3).
+    """
+    where = f"{name}, step {step}"
+    if grad_norm > th.grad_norm_high or update_ratio > th.update_ratio_high:
+        return [Finding("exploding", "exploding gradients or too large steps",
+                        f"||dJ/d{name}|| = {grad_norm:.3g}, ||update|| / ||W|| = {update_ratio:.3g} at step {step} "
+                        f"(healthy is about 1e-3)",
+                        "a smaller learning rate, gradient clipping (--clip-norm), scaled inputs", where)]
+    if 0 < update_ratio < th.update_ratio_low:
+        return [Finding("tiny-updates", "updates are vanishingly small",
+                        f"||update|| / ||W|| = {update_ratio:.3g} for {name} at step {step}",
+                        "a larger learning rate; check for saturated units", where)]
+    return []
+
+
+def follows_last_label(follow: Sequence[float], last_labels: Sequence[int], *, th: Thresholds = Thresholds()
+                       ) -> list[Finding]:
+    """The prediction follows the most recent training label whatever the input.
+
+    ``follow[i]``: the fraction of probe inputs predicted as ``last_labels[i]``, the label just trained on, at
+    the i-th check.  Judged on the last 10 checks, which must have seen at least 3 different labels.
+    """
+    if len(follow) < 10 or len(set(last_labels[-10:])) < 3:
+        return []
+    recent = float(np.mean(follow[-10:]))
+    if recent < th.follow_last_fraction:
+        return []
+    return [Finding(
+        "follows-last-label", "the prediction follows the most recent training label, whatever the input",
+        f"over the last 10 checks, {recent:.0%} of the probe inputs were given the label of the sample "
+        "just trained on (labels varied)",
+        "per-sample training with too large a step: lower the learning rate, use mini-batches, "
+        "or check the gradient's sign (glassnet gradcheck)",
+    )]
+
+
+def loss_trend(losses: Sequence[float], n_classes: int | None, *, window: int = 10, th: Thresholds = Thresholds()
+               ) -> list[Finding]:
+    """A non-finite loss, a loss stuck at ``ln C`` (chance for a C-class cross-entropy), or a rising loss.
+
+    ``losses``: one value per step, oldest first.  Stuck and rising are judged on means over windows of
+    ``window`` steps: rising over three windows in a row, stuck over ``th.stuck_windows``.
+    """
+    bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
+    if bad:
+        return [Finding("non-finite", "the loss became NaN or infinite",
+                        f"loss {losses[bad[0]]} at step {bad[0]}",
+                        "a smaller learning rate, gradient clipping, or log-softmax (z - logsumexp(z)) for log(p)")]
+    n = len(losses) // window
+    if n < 3:
+        return []
+    means = [float(np.mean(losses[i * window:(i + 1) * window])) for i in range(n)]
+    found = []
+    k = th.stuck_windows  # a network starts at chance: only a loss that stays there this long is stuck
+    if n_classes and n_classes > 1 and n >= k:
+        chance = math.log(n_classes)
+        if all(abs(m - chance) < th.stuck_tolerance * chance for m in means[-k:]):
+            found.append(Finding("stuck-at-chance", f"the loss is stuck at ln C = {chance:.4g}",
+                                 f"mean loss of the last {k * window} steps {means[-1]:.4g}, chance for {n_classes} "
+                                 "classes is ln C",
+                                 "the network outputs the same probabilities for every input: check the gradient "
+                                 "(glassnet gradcheck --function), the learning rate and the input scaling"))
+    # rising three windows in a row, well above its best, and above where it started (a bump is not a trend)
+    if means[-1] > means[-2] > means[-3] and means[-1] > th.rising_factor * min(means) and means[-1] > means[0]:
+        found.append(Finding("rising", "the loss is rising",
+                             f"mean loss over windows of {window} steps: {min(means):.4g} at best, then "
+                             f"{means[-3]:.4g} -> {means[-2]:.4g} -> {means[-1]:.4g}",
+                             "a smaller learning rate, or check the gradient's sign (glassnet gradcheck --function)"))
+    return found
+
+
+#: findings that explain tiny updates better than "try a larger learning rate" does
+_EXPLAINS_TINY_UPDATES = ("saturated", "exploding", "follows-last-label", "dead-relu")
+
+
+def consistent(findings: list[Finding]) -> list[Finding]:
+    """Findings that do not contradict each other.  Tiny updates next to saturated or dead units, exploding
+    steps or an online collapse are a symptom of those, not a call for a larger learning rate: the cause is
+    kept and says it explains the tiny updates."""
+    codes = {f.code for f in findings}
+    cause = next((c for c in _EXPLAINS_TINY_UPDATES if c in codes), None)
+    if cause is None or "tiny-updates" not in codes:
+        return findings
+    tiny = next(f for f in findings if f.code == "tiny-updates")
+    out = []
+    for f in findings:
+        if f.code == "tiny-updates":
+            continue
+        if f.code == cause:
+            f = Finding(f.code, f.title, f"{f.evidence}; this also explains the vanishingly small updates "
+                        f"({tiny.evidence})", f.fix, f.where)
+        out.append(f)
+    return out
+
+
 # ----------------------------------------------------------------------------- during training
 class Doctor:
     """A training callback that watches a run on a fixed probe batch and collects :class:`Finding` s.
@@ -250,16 +353,8 @@ class Doctor:
             self.grad_norms.setdefault(name, []).append(g)
             ratio = u / w if w > 0 else math.inf
             self.update_ratios.setdefault(name, []).append(ratio)
-            where = f"{name}, step {step.step}"
-            if g > self.th.grad_norm_high or ratio > self.th.update_ratio_high:
-                self._add(Finding("exploding", "exploding gradients or too large steps",
-                                  f"||dJ/d{name}|| = {g:.3g}, ||update|| / ||W|| = {ratio:.3g} at step {step.step} "
-                                  f"(healthy is about 1e-3)",
-                                  "a smaller learning rate, gradient clipping (--clip-norm), scaled inputs", where))
-            elif 0 < ratio < self.th.update_ratio_low:
-                self._add(Finding("tiny-updates", "updates are vanishingly small",
-                                  f"||update|| / ||W|| = {ratio:.3g} for {name} at step {step.step}",
-                                  "a larger learning rate; check for saturated units", where))
+            for finding in update_health(name, g, ratio, step.step, th=self.th):
+                self._add(finding)
         norms = [self.grad_norms[n][-1] for n in dense]
         if len(norms) >= 2 and norms[-1] > 0 and norms[0] / norms[-1] < self.th.vanishing_ratio:
             self._add(Finding("vanishing", "vanishing gradients",
@@ -274,24 +369,15 @@ class Doctor:
                 self._add(finding)
 
     def _check_follow(self) -> None:
-        if len(self._follow) < 10 or len(set(self._last_labels[-10:])) < 3:
-            return
-        recent = float(np.mean(self._follow[-10:]))
-        if recent >= self.th.follow_last_fraction:
-            self._add(Finding(
-                "follows-last-label", "the prediction follows the most recent training label, whatever the input",
-                f"over the last 10 checks, {recent:.0%} of the probe inputs were given the label of the sample "
-                "just trained on (labels varied)",
-                "per-sample training with too large a step: lower the learning rate, use mini-batches, "
-                "or check the gradient's sign (glassnet gradcheck)",
-            ))
+        for finding in follows_last_label(self._follow, self._last_labels, th=self.th):
+            self._add(finding)
 
     def on_epoch_end(self, record: EpochRecord, state: TrainState) -> None:
         for finding in examine_history(state.history, th=self.th):
             self._add(finding)
 
     def report(self) -> list[Finding]:
-        return list(self.findings.values())
+        return consistent(list(self.findings.values()))
 
 
 def examine_history(history: History, *, th: Thresholds = Thresholds()) -> list[Finding]:
