@@ -269,6 +269,7 @@ def _numeric_check(fn, params: _Params, args, kwargs, analytic: list[np.ndarray]
                    step, rtol, tiny_scale, max_entries, seed, n_worst, subject: str) -> GradcheckReport:
     rng = np.random.default_rng(seed)
     tiny = tiny_scale * max(1.0, abs(J))
+    rounding = float(np.finfo(np.float64).eps) * max(1.0, abs(J))
 
     def evaluate() -> tuple[float, list[np.ndarray]]:
         return _call(fn, params, args, kwargs)[0], []
@@ -278,7 +279,7 @@ def _numeric_check(fn, params: _Params, args, kwargs, analytic: list[np.ndarray]
         flat = params.arrays[i].reshape(-1)[where]  # a view: perturbing it perturbs the learner's array
         grad = analytic[i].reshape(-1)[where]
         t = _check_tensor(name, None, "-", flat, grad, evaluate, [], step=step, rtol=rtol, tiny=tiny,
-                          max_entries=max_entries, rng=rng, n_worst=n_worst)
+                          max_entries=max_entries, rng=rng, n_worst=n_worst, rounding=rounding)
         t = _remeasure_kinks(t, flat, grad, evaluate, J, step=step, rtol=rtol, tiny=tiny)
         tensors.append(_reshaped(t, shape, order))
     return GradcheckReport(tensors, np.dtype(np.float64), step, rtol, J, subject=subject)

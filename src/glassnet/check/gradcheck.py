@@ -69,6 +69,8 @@ STEP: dict[np.dtype, tuple[float, float, float]] = {
     np.dtype(np.float32): (1e-2, 1e-2, 1e-3),
 }
 
+#: an error below ROUNDING_FACTOR * eps * max(1, |J|) / h is rounding, not a wrong derivative (see _check_tensor)
+ROUNDING_FACTOR = 100.0
 _STENCIL = ((2.0, -1.0), (1.0, 8.0), (-1.0, -8.0), (-2.0, 1.0))  # (offset in h, weight); divide by 12 h
 
 
@@ -204,17 +206,27 @@ def _check_tensor(
     rng: np.random.Generator,
     n_worst: int,
     relative_step: bool = False,
+    rounding: float = 0.0,
 ) -> TensorCheck:
     """Perturb entries of ``array`` in place (restoring each), compare with ``analytic``.
 
     With ``relative_step`` each entry moves by ``step * |x|`` (for probabilities, whose
     stencil must stay positive: ``log(o - 2h)`` is undefined once ``h > o/2``).
+
+    ``rounding = eps * max(1, |J|)``: evaluating J is exact only to about that, so the stencil's
+    sum carries an error of about ``1.5 rounding / h_k`` for entry k whatever the code, an
+    error that grows as the step shrinks.  An entry passes when ``|a_k - n_k| <= rtol *
+    max(|a_k|, |n_k|, tiny)`` or when ``|a_k - n_k| <= ROUNDING_FACTOR * rounding / h_k`` (it is
+    then indistinguishable from rounding: with h = 1e-3 in float64 that is about 2e-11 |J|).
+    Without the second bound, a true derivative of 0 with a small relative step (the non-target
+    probabilities of a cross-entropy) failed on rounding alone.
     """
     flat_indices = np.arange(array.size)
     if max_entries is not None and array.size > max_entries:
         flat_indices = np.sort(rng.choice(array.size, size=max_entries, replace=False))
     flat = array.reshape(-1)  # a view: perturbing it perturbs the live array
     numeric = np.full(array.shape, np.nan)
+    steps = np.full(array.shape, step)
     kink = np.zeros(array.shape, dtype=bool)
     for k in flat_indices:
         original = flat[k]
@@ -230,10 +242,13 @@ def _check_tensor(
         flat[k] = original
         idx = np.unravel_index(k, array.shape)
         numeric[idx] = total / (12.0 * h)
+        steps[idx] = h
         kink[idx] = crossed
     checked = ~np.isnan(numeric) & ~kink
     a, n = analytic[checked].astype(np.float64), numeric[checked]
-    denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), tiny)
+    # the rounding floor, as a denominator: |a - n| <= rtol * floor_k  <=>  |a - n| <= ROUNDING_FACTOR rounding / h_k
+    floor = ROUNDING_FACTOR * rounding / steps[checked] / rtol
+    denom = np.maximum(np.maximum(np.maximum(np.abs(a), np.abs(n)), tiny), floor)
     rel = np.abs(a - n) / denom
     nn = float(n @ n)
     ratio = float(a @ n) / nn if nn > 0 else (1.0 if float(a @ a) == 0 else float("inf"))
@@ -259,6 +274,12 @@ def _check_tensor(
         numeric=numeric,
         worst=worst,
     )
+
+
+def _rounding(dtype: np.dtype, J: float) -> float:
+    """``eps * max(1, |J|)`` in float64, the scale of J's own rounding error (see ``_check_tensor``).  0 in
+    float32, whose looser ``rtol`` already covers it and whose failures the diagnosis calls precision."""
+    return float(np.finfo(np.float64).eps) * max(1.0, abs(float(J))) if np.dtype(dtype) == np.float64 else 0.0
 
 
 def _settings(dtype, step, rtol) -> tuple[np.dtype, float, float, float]:
@@ -341,7 +362,8 @@ def gradcheck(
     analytic = {name: g.copy() for name, g in net.grads().items()}
     base_value, base_regions = evaluate()
     tiny = tiny_scale * max(1.0, abs(base_value))
-    common = dict(step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=rng, n_worst=n_worst)
+    common = dict(step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=rng, n_worst=n_worst,
+                  rounding=_rounding(dtype, base_value))
 
     tensors: list[TensorCheck] = []
     for name, array in net.params().items():
@@ -424,7 +446,8 @@ def check_layer(
     analytic = {name: g.copy() for name, g in layer.grads.items()}
     base_value, base_regions = evaluate()
     tiny = tiny_scale * max(1.0, abs(base_value))
-    common = dict(step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=rng, n_worst=n_worst)
+    common = dict(step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=rng, n_worst=n_worst,
+                  rounding=_rounding(dtype, base_value))
     tensors = [
         _check_tensor(name, 0, layer.describe(), array, analytic[name], evaluate, base_regions, **common)
         for name, array in layer.params.items()
@@ -466,10 +489,11 @@ def check_loss(
         return float(loss(outputs, targets)[0]), []
 
     tiny = tiny_scale * max(1.0, abs(value))
+    rounding = _rounding(dtype, value)
     check = _check_tensor(
         "outputs", None, type(loss).__name__, outputs, grad, evaluate, [],
         step=step, rtol=rtol, tiny=tiny, max_entries=max_entries, rng=np.random.default_rng(seed), n_worst=n_worst,
-        relative_step=loss.expects == "probs",
+        relative_step=loss.expects == "probs", rounding=rounding,
     )
     report = GradcheckReport([check], dtype, step, rtol, float(value), subject=repr(loss))
     return report.raise_if_failed() if raise_on_failure else report
