@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import glassnet as gn
+from glassnet.check.findings import Finding
 from glassnet.check.doctor import (
     Doctor,
     check_data,
@@ -150,3 +151,14 @@ def test_overfit_batch_succeeds_on_a_sound_network_and_fails_on_a_broken_one():
     broken_model = gn.Sequential([Dense(6, 32), gn.Activation("relu"), FlippedDense(32, 3)], rng=0)
     broken = overfit_batch(broken_model, SoftmaxCrossEntropy(), X[:16], y[:16])
     assert not broken.can_overfit and "PROBLEM" in str(broken)
+
+
+def test_the_saved_configuration_names_online_training_with_a_big_step():
+    from glassnet.check.doctor import examine_config
+
+    saturated = Finding("saturated", "saturated sigmoid units", "100% flat", "scale the inputs")
+    [finding] = examine_config({"batch_size": 1, "lr": 5.0}, [saturated])
+    assert finding.code == "online-big-step" and "lr 5, batch size 1" in finding.title
+    assert "saturated sigmoid units" in finding.evidence
+    assert examine_config({"batch_size": 1, "lr": 0.05}, []) == []
+    assert examine_config({"batch_size": 32, "lr": 5.0}, []) == []

@@ -189,9 +189,32 @@ def test_train_with_no_hidden_layer(capsys):
 
 def test_train_doctor_checks_before_and_after(capsys):
     status, out, _ = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--doctor")
-    assert status == 0
     assert "test accuracy:" in out
     assert re.search(r"^doctor: (no problems found|\d+ problem\(s\) found)$", out, re.M)
+    assert status == (0 if "doctor: no problems found" in out else 1)
+
+
+def test_train_doctor_exits_1_when_it_finds_a_problem_and_a_run_at_chance_warns(capsys):
+    """--doctor exited 0 after finding 4 problems; a plain run that ended at chance said nothing."""
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none",
+                           "--doctor")
+    assert status == 1 and "the network predicts one class for almost every input" in out
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q", "--lr", "1e6", "--scaling", "none")
+    assert status == 0
+    assert re.search(r"^warning: test accuracy 0\.\d+ is at chance for 10 classes \(1/C = 0\.1000\): .*--doctor",
+                     err, re.M)
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "2", "-q")
+    assert "warning" not in err
+
+
+def test_doctor_uses_the_saved_configuration(tmp_path, capsys):
+    """glassnet doctor MODEL ignored the saved batch size 1 and lr 2."""
+    path = tmp_path / "online.npz"
+    assert run(capsys, "train", *SMALL, "--epochs", "1", "-q", "--batch-size", "1", "--lr", "2",
+               "--activation", "sigmoid", "-o", str(path))[0] == 0
+    status, out, _ = run(capsys, "doctor", str(path))
+    assert status == 1
+    assert "trained one sample a step with a large learning rate (lr 2, batch size 1)" in out
 
 
 def test_train_doctor_turns_a_nonfinite_run_into_a_finding(capsys):

@@ -80,6 +80,7 @@ class Thresholds:
     running_stats_batch: int = 256  # batch size of the batch-statistics pass
     stuck_tolerance: float = 0.02  # a loss within 2% of ln C ...
     stuck_windows: int = 6  # ... for this many windows of steps is stuck at chance
+    online_big_lr: float = 0.5  # batch size 1 with at least this learning rate: "online training, big step"
     rising_factor: float = 1.5  # a loss rising three windows in a row to this factor of its best is rising
 
 
@@ -473,15 +474,35 @@ def running_statistics_gap(model: Sequential, X: np.ndarray, y: np.ndarray, *, t
     )]
 
 
+def examine_config(config: dict[str, Any], found: list[Finding], *, th: Thresholds = Thresholds()) -> list[Finding]:
+    """What the saved training configuration explains: per-sample training (batch size 1) with a large step.
+
+    ``found``: the findings on the model so far; a collapse among them is attributed to the configuration.
+    """
+    batch, lr = config.get("batch_size"), config.get("lr")
+    if batch != 1 or not isinstance(lr, (int, float)) or lr < th.online_big_lr:
+        return []
+    explained = [f.title for f in found if f.code in ("collapse", "follows-last-label", "saturated")]
+    return [Finding(
+        "online-big-step", f"trained one sample a step with a large learning rate (lr {lr:g}, batch size 1)",
+        "the training configuration saved in the model" + (
+            f"; steps this large, one sample at a time, explain: {'; '.join(explained)}" if explained else ""),
+        f"a learning rate of 0.01 to 0.1 for per-sample training, or mini-batches (--batch-size 32)",
+    )]
+
+
 def examine_model(model: Sequential, X: np.ndarray, y: np.ndarray, history: History | None = None,
-                  *, th: Thresholds = Thresholds()) -> list[Finding]:
-    """A trained model on held-out data: collapse, dead or saturated units, running statistics, its history."""
+                  *, config: dict[str, Any] | None = None, th: Thresholds = Thresholds()) -> list[Finding]:
+    """A trained model on held-out data: collapse, dead or saturated units, running statistics, its history,
+    and (with the saved training ``config``) what the configuration explains."""
     found = collapse(model.predict(X), np.asarray(y), th=th)
     found += unit_health(model, X, th=th)[0]
     found += running_statistics_gap(model, X, y, th=th)
     if history is not None:
         found += examine_history(history, th=th)
-    return found
+    if config:
+        found += examine_config(config, found, th=th)
+    return consistent(found)
 
 
 # ----------------------------------------------------------------------------- overfit one batch

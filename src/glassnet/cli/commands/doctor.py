@@ -22,7 +22,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     from glassnet.check.doctor import examine_model
 
     model, ds, history = saved_run(args)
-    findings = examine_model(model, scaled(model, ds.X_test), ds.y_test, history)
+    findings = examine_model(model, scaled(model, ds.X_test), ds.y_test, history,
+                             config=model.meta.get("train_config"))
     if args.json:
         emit("doctor", {"path": str(args.model), "architecture": model.describe(), "dataset": ds.name,
                         "n_samples": int(ds.X_test.shape[0]), "has_history": history is not None,

@@ -49,7 +49,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="write TensorBoard event files (losses, accuracies, learning rate, gradient norms, weight "
                    'histograms) into DIR (pip install "glassnet[tensorboard]")')
     t.add_argument("--doctor", action="store_true", default=None,
-                   help="check the data and the untrained model, watch the run, and report problems with fixes")
+                   help="check the data and the untrained model, watch the run, and report problems with fixes; "
+                   "the exit status is 1 when it finds a problem")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--json", **JSON_OPTION)
 
@@ -217,14 +218,27 @@ def run(args: argparse.Namespace) -> int:
 
         findings = doctor.report()
         codes = {f.code for f in findings}
-        findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test) if f.code not in codes]
+        findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test, config=config.to_dict())
+                     if f.code not in codes]
+    # --doctor: exit status 1 when it found a problem, before or after training (documented in --help)
+    status = 1 if findings or before else 0
     if args.json:
         emit("train", _summary_json(args, result, wall, before, findings))
-        return 0
+        return status
     _print_summary(args, result, wall)
     if findings is not None:
         print_findings(findings)
-    return 0
+    elif _at_chance(result):
+        n = len(result.dataset.class_names)
+        print(f"warning: test accuracy {result.test_accuracy:.4f} is at chance for {n} classes (1/C = {1 / n:.4f}): "
+              "the network learned nothing; run again with --doctor to find out why", file=sys.stderr)
+    return status
+
+
+def _at_chance(result) -> bool:
+    """Test accuracy at or near 1/C (within half of 1/C above it)."""
+    n = len(result.dataset.class_names)
+    return n > 1 and result.test_accuracy <= 1.5 / n
 
 
 def _print_summary(args: argparse.Namespace, result, wall: float) -> None:
