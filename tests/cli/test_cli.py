@@ -524,3 +524,41 @@ def test_a_missing_named_dataset_says_where_it_looked_and_how_to_get_it(tmp_path
     assert f"  - {tmp_path} (data_dir): missing train-images-idx3-ubyte.gz" in err
     assert "To get it:" in err and "kmnist/train-images-idx3-ubyte.gz" in err
     assert "Traceback" not in err
+
+
+def test_help_shows_the_defaults_a_plain_train_uses(capsys):
+    """--help said --hidden 128, --lr 0.1, --epochs 30, --dropout 0 while a plain run used 256/0.05/50/0.2."""
+    from glassnet.train.experiment import PRESETS, preset_config
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    used = preset_config(None)
+    for option, value in (("--hidden", "256"), ("--lr", used.lr), ("--epochs", used.epochs), ("--dropout", "0.2"),
+                          ("--schedule", used.schedule), ("--batch-size", used.batch_size),
+                          ("--scaling", used.scaling)):
+        pattern = rf"{option} \S+ .*?\(default {re.escape(str(value))}\)"
+        assert re.search(pattern, text), (option, value)
+    assert used.hidden == (256,) and used.lr == 0.05 and used.epochs == 50 and used.dropout == 0.2
+    fashion = PRESETS["fashion-256"][1]
+    assert (f"--dataset fashion-mnist: preset fashion-256: hidden 256, epochs {fashion['epochs']}, batch-size "
+            f"{fashion['batch_size']}, lr {fashion['lr']}, schedule {fashion['schedule']}") in text
+
+
+def test_a_presets_warm_up_fits_the_run_asked_for(capsys):
+    """--dataset fashion-mnist --epochs 1 failed on the preset's one-epoch warm-up."""
+    from glassnet.errors import ConfigError
+    from glassnet.train.experiment import build_schedule, preset_config
+
+    config = preset_config(None, dataset="fashion-mnist", epochs=1)
+    assert config.warmup_epochs == pytest.approx(0.1)
+    build_schedule(config, steps_per_epoch=422)
+    with pytest.raises(ConfigError, match="warmup"):  # a warm-up the user chose is theirs to fix
+        build_schedule(preset_config(None, dataset="fashion-mnist", epochs=1, warmup_epochs=1), steps_per_epoch=422)
+
+
+def test_a_run_prints_its_resolved_configuration(capsys):
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "1")
+    assert status == 0
+    assert re.search(r"^configuration: dataset digits, hidden 16, activation relu, .*lr 0\.05, .*epochs 1, "
+                     r"batch-size 32, dropout 0\.2", err, re.M)

@@ -93,13 +93,38 @@ def batch_size(text: str) -> int:
 
 
 def _defaults():
-    from glassnet.train.experiment import TrainConfig
+    """The values a plain ``glassnet train`` uses: the default dataset's preset (``preset_config(None)``).
+    Other datasets bring their own preset; ``preset_epilog`` lists them in --help."""
+    from glassnet.train.experiment import preset_config
 
-    return TrainConfig()
+    return preset_config(None)
+
+
+class LinesFormatter(argparse.HelpFormatter):
+    """Wraps each line of a description or epilog on its own (argparse joins them into one paragraph)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(super(LinesFormatter, self)._fill_text(line, width, indent) for line in text.splitlines())
+
+
+def preset_epilog() -> str:
+    """--help's list of what each dataset's preset sets, since those values replace the defaults above."""
+    from glassnet.train.experiment import DATASET_PRESETS, PRESETS
+
+    lines = ["Defaults come from a preset: the dataset's own (below) unless --preset names another; options given "
+             "on the command line override it. The values each dataset's preset sets:"]
+    for dataset, preset in DATASET_PRESETS.items():
+        values = ", ".join(f"{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, (tuple, list)) else v}"
+                           for k, v in PRESETS[preset][1].items() if k != "dataset")
+        lines.append(f"  --dataset {dataset}: preset {preset}: {values}")
+    lines.append("--print-config shows the resolved configuration without training.")
+    return "\n".join(lines)
 
 
 def data_options(p: argparse.ArgumentParser) -> None:
-    """--preset, --dataset, --data-dir, --no-download, --scaling, --seed."""
+    """--preset, --dataset, --data-dir, --no-download, --scaling, --seed (and --help's list of the presets)."""
+    p.epilog = preset_epilog()
+    p.formatter_class = LinesFormatter
     from glassnet.data.datasets import DATASET_NAMES
     from glassnet.data.preprocess import SCALINGS
     from glassnet.train.experiment import PRESETS
@@ -129,13 +154,15 @@ def model_options(p: argparse.ArgumentParser) -> None:
                    f"(default {','.join(map(str, defaults.hidden))})")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default {defaults.activation})")
     p.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
-    p.add_argument("--label-smoothing", type=fraction, help="label smoothing for cross-entropy, in [0, 1) (default 0)")
-    p.add_argument("--l2", type=nonneg_float, help="L2 strength lambda in lambda/(2m) * sum W^2 (default 0)")
-    p.add_argument("--dropout", type=fraction, help="dropout rate after each hidden layer, in [0, 1) (default 0)")
+    p.add_argument("--label-smoothing", type=fraction,
+                   help=f"label smoothing for cross-entropy, in [0, 1) (default {defaults.label_smoothing:g})")
+    p.add_argument("--l2", type=nonneg_float, help=f"L2 strength lambda in lambda/(2m) * sum W^2 (default {defaults.l2:g})")
+    p.add_argument("--dropout", type=fraction,
+                   help=f"dropout rate after each hidden layer, in [0, 1) (default {defaults.dropout:g})")
     p.add_argument("--norm", choices=["none", *NORMS],
                    help="normalisation between each hidden Dense layer and its activation: batch = BatchNorm, "
                    f"layer = LayerNorm (default {defaults.norm})")
-    p.add_argument("--dtype", choices=["float32", "float64"], help="floating-point type (default float32)")
+    p.add_argument("--dtype", choices=["float32", "float64"], help=f"floating-point type (default {defaults.dtype})")
 
 
 def training_options(p: argparse.ArgumentParser) -> None:
@@ -149,7 +176,9 @@ def training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=nonneg_float, help=f"momentum for {'/'.join(n for n, c in OPTIMIZERS.items() if c.takes_run_momentum)} (default {defaults.momentum})")
     p.add_argument("--weight-decay", type=nonneg_float, help="optimizer weight decay (decoupled for adamw)")
     p.add_argument("--schedule", choices=sorted(SCHEDULES), help=f"learning-rate schedule (default {defaults.schedule})")
-    p.add_argument("--warmup-epochs", type=nonneg_float, help="warm-up epochs for cosine_with_warmup")
+    p.add_argument("--warmup-epochs", type=nonneg_float,
+                   help=f"warm-up epochs for cosine_with_warmup (default {defaults.warmup_epochs:g}; a preset's warm-up "
+                   "longer than the run becomes a tenth of it)")
     p.add_argument("--epochs", type=positive_int, help=f"epochs (default {defaults.epochs})")
     p.add_argument("--batch-size", type=batch_size,
                    help=f"samples per step; 1 = online, 'full' = full batch (default {defaults.batch_size})")

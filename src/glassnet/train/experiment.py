@@ -127,6 +127,10 @@ def preset_config(name: str | None, **overrides: Any) -> TrainConfig:
             raise ConfigError(f"unknown configuration key {key!r}")
         if value is not None:
             values[key] = value
+    if overrides.get("warmup_epochs") is None and values.get("warmup_epochs", 0) >= values.get("epochs", 1):
+        # the preset's warm-up must fit the run the user asked for: a tenth of it (--epochs 1 failed with
+        # "warmup_steps must be smaller than total_steps" about a warm-up the user never set)
+        values["warmup_epochs"] = values.get("epochs", 1) / 10
     return TrainConfig(**values)
 
 

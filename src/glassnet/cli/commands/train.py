@@ -184,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     if args.doctor:
         doctor, before = _doctor_before_training(prep, show=not args.json)
         callbacks.append(doctor)
+    if not args.quiet and not args.json:  # once the data and any checkpoint are in: errors stay one line
+        print(f"configuration: {_config_line(config)}", file=sys.stderr)
     try:
         result = train(prep, callbacks=callbacks, state=state)
     except NonFiniteError as exc:
@@ -233,6 +235,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: test accuracy {result.test_accuracy:.4f} is at chance for {n} classes (1/C = {1 / n:.4f}): "
               "the network learned nothing; run again with --doctor to find out why", file=sys.stderr)
     return status
+
+
+def _config_line(config) -> str:
+    """The resolved configuration in one line (``--print-config`` gives all of it as TOML)."""
+    shown = ("preset", "dataset", "hidden", "activation", "norm", "loss", "optimizer", "lr", "momentum", "schedule",
+             "warmup_epochs", "epochs", "batch_size", "dropout", "l2", "label_smoothing", "scaling", "seed")
+    values = config.to_dict()
+    parts = []
+    for key in shown:
+        value = values.get(key)
+        if value is None or (key in ("warmup_epochs", "l2", "label_smoothing") and not value):
+            continue
+        value = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        parts.append(f"{key.replace('_', '-')} {value}")
+    return ", ".join(parts)
 
 
 def _at_chance(result) -> bool:
