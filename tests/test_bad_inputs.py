@@ -345,6 +345,9 @@ CASES: list[Case] = [
     Case("glassnet.optim.get_optimizer", "an unknown optimizer", lambda w: get_optimizer("adamax"), ConfigError,
          "unknown optimizer 'adamax'; known optimizers: adagrad, adam,"),
     # --- losses
+    Case("SoftmaxCrossEntropy(class_weights=w)(outputs, labels)", "every label's class weight 0",
+         lambda w: SoftmaxCrossEntropy(class_weights=[0.0, 1.0, 1.0])(LOGITS, np.array([0, 0, 0, 0])), DataError,
+         "every label in this batch (0) has class weight 0, so the weighted mean divides by 0"),
     Case(SCE, "label 3 for 3 outputs", lambda w: SoftmaxCrossEntropy()(LOGITS, np.array([0, 1, 2, 3])), DataError,
          "labels must be in [0, 3) for a model with 3 outputs, got [3]"),
     Case(SCE, "a label 1.5", lambda w: SoftmaxCrossEntropy()(LOGITS, np.array([0, 1, 1.5, 2])), DataError,

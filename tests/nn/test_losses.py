@@ -466,3 +466,21 @@ def test_scalar_target_raises_shape_error():
 def test_negative_soft_targets_raise_data_error(loss_cls):
     with pytest.raises(DataError):
         loss_cls()(_outputs_for(loss_cls, np.zeros((1, 4))), np.array([[-0.5, 1.5, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("cls", ["softmax_cross_entropy", "cross_entropy", "nll"])
+def test_class_weights_all_zero_in_a_batch_is_a_clear_error_not_zero_division(cls):
+    """PyTorch gives NaN; glassnet raised ZeroDivisionError.  Now a DataError naming the cause."""
+    from glassnet.errors import DataError
+    from glassnet.nn.losses import get_loss
+
+    loss = get_loss(cls, class_weights=[0.0, 1.0, 2.0])
+    outputs = np.full((3, 3), 1 / 3) if cls == "cross_entropy" else np.zeros((3, 3))
+    if cls == "nll":
+        outputs = np.log(np.full((3, 3), 1 / 3))
+    with pytest.raises(DataError, match="has class weight 0, so the weighted mean divides by 0"):
+        loss(outputs, np.array([0, 0, 0]))
+    value, grad = loss(outputs, np.array([0, 1, 0]))  # one weighted label is enough
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    summed = get_loss(cls, class_weights=[0.0, 1.0, 2.0], reduction="sum")(outputs, np.array([0, 0, 0]))
+    assert summed[0] == 0.0

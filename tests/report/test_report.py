@@ -230,3 +230,33 @@ def test_page_in_headless_chromium(run, tmp_path):
         assert image["complete"] and image["width"] > 100 and image["height"] > 100, image
         assert image["shown"] > 100, image  # laid out on the page, not collapsed
     assert png_size((tmp_path / "report.png").read_bytes())[1] > 2000  # a long page of figures
+
+
+@pytest.mark.parametrize("output", ["logits", "softmax", "log_softmax"])
+def test_report_probabilities_are_probabilities_for_every_output_kind(output, monkeypatch):
+    """A --loss nll model (LogSoftmax output) had its probabilities exponentiated twice: rows summed to ~4.2."""
+    import glassnet.report.html as html
+
+    seen = []
+    monkeypatch.setattr(html, "SECTIONS", [lambda run: seen.append(run)])
+    rng = np.random.default_rng(0)
+    model = mlp([5, 4, 3], rng=rng, output=output)
+    X, y = rng.standard_normal((30, 5)).astype(np.float32), rng.integers(0, 3, 30)
+    build_report(model, X_test=X, y_test=y, class_names=["a", "b", "c"])
+    probs = seen[0].probs
+    assert probs.shape == (30, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probs, model.predict_proba(X))
+
+
+def test_report_of_a_one_sigmoid_column_model_has_two_class_probabilities(monkeypatch):
+    import glassnet.report.html as html
+
+    seen = []
+    monkeypatch.setattr(html, "SECTIONS", [lambda run: seen.append(run)])
+    rng = np.random.default_rng(1)
+    model = mlp([5, 4, 1], rng=rng)
+    X, y = rng.standard_normal((20, 5)).astype(np.float32), rng.integers(0, 2, 20)
+    build_report(model, X_test=X, y_test=y, class_names=["a", "b"])
+    assert seen[0].probs.shape == (20, 2)
+    np.testing.assert_allclose(seen[0].probs.sum(axis=1), 1.0, rtol=1e-6)

@@ -168,3 +168,40 @@ def test_bad_labels_are_refused():
         check_labels(np.array([0.5, 1.0]), 3, 2)
     with pytest.raises(DataError, match="2 labels"):
         check_labels(np.array([0, 1]), 3, 3)
+
+
+def test_one_column_accuracy_follows_the_declared_output_kind_not_the_values():
+    """A one-column logit of 0.3 is class 1 (sigmoid(0.3) > 0.5); the loop used to guess "probabilities"
+    from values inside [0, 1] and call it class 0."""
+    model = gn.mlp([1, 1], rng=0, dtype=np.float64)
+    model.set_params({"0.W": np.array([[1.0]]), "0.b": np.array([0.0])})
+    X = np.array([[0.3], [0.7], [0.2]])
+    y = np.array([1, 1, 1])
+    assert evaluate_loss(model, gn.get_loss("binary_cross_entropy_with_logits"), X, y)[1] == 1.0
+    from glassnet.train.loop import one_column_threshold
+
+    # MSE regresses the 0/1 label itself: its boundary is 0.5, whatever the values
+    assert one_column_threshold(model, gn.get_loss("mse")) == 0.5
+    assert one_column_threshold(model, gn.get_loss("binary_cross_entropy_with_logits")) == 0.0
+
+
+def test_a_callback_written_from_the_docstring_runs():
+    """The module docstring said ``on_train_begin(state)``; fit calls it with ``(state, info)``, so a callback
+    written from the docstring crashed.  Build one from the signatures the docstrings give."""
+    import re
+
+    import glassnet.train.loop as loop
+
+    for doc in (loop.__doc__, loop.Callback.__doc__, loop.fit.__doc__):
+        signatures = dict(re.findall(r"``(on_\w+)\(([\w, ]*)\)``", doc))
+        assert set(signatures) == {"on_train_begin", "on_batch_end", "on_epoch_end", "on_train_end"}, doc
+        calls = []
+        namespace: dict = {"calls": calls}
+        body = "\n".join(f"    def {name}(self, {args}):\n        calls.append({name!r})"
+                         for name, args in signatures.items())
+        exec(f"class FromDocs:\n{body}\n", namespace)
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+        fit(gn.mlp([3, 2], rng=0), X, y, optimizer=SGD(lr=0.1), epochs=1, batch_size=10,
+            callbacks=[namespace["FromDocs"]()], rng=0)
+        assert calls[0] == "on_train_begin" and calls[-1] == "on_train_end" and "on_epoch_end" in calls

@@ -120,6 +120,10 @@ class _WeightedCrossEntropyBase(Loss):
       but ``D = sum_i w_{y_i}`` (the weighted mean), which is ``m`` without
       class weights.
     * ``reduction="sum"``: ``D = 1``.
+
+    A batch whose labels all have class weight 0 has ``D = 0``: PyTorch returns
+    NaN; glassnet raises a :class:`~glassnet.errors.DataError` that says so
+    (a NaN loss would read as a divergence and point at the learning rate).
     """
 
     def __init__(
@@ -176,6 +180,12 @@ class _WeightedCrossEntropyBase(Loss):
             D = 1.0
         elif labels.ndim == 1 and w is not None:
             D = float(np.sum(w[labels.astype(np.int64)]))
+            if D == 0.0:  # PyTorch returns NaN here; a NaN loss would send the user after the learning rate
+                present = sorted(set(labels.astype(np.int64).tolist()))
+                raise DataError(
+                    f"{self.name}: every label in this batch ({', '.join(map(str, present[:10]))}) has class weight 0, "
+                    "so the weighted mean divides by 0; give these classes a positive weight or use reduction='sum'"
+                )
         else:
             D = float(m)
         return A, D

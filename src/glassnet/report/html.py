@@ -305,11 +305,7 @@ def build_report(
     """
     y_test = np.asarray(y_test)
     names = [str(n) for n in class_names]
-    probs = model.predict_proba(X_test)
-    if model.output_kind == "log_probs":
-        probs = np.exp(probs)
-    if probs.shape[1] == 1:  # one sigmoid output: P(class 1)
-        probs = np.concatenate([1 - probs, probs], axis=1)
+    probs = model.predict_proba(X_test)  # (n, k) probabilities for every output kind, (n, 2) for one sigmoid column
     run = _Run(model, y_test, names, probs, probs.argmax(axis=1), history, images, gradcheck_report, tuple(findings))
     hits = int(np.sum(run.pred == y_test))
     report = Report(title, [*summary, ("test accuracy", f"{hits / y_test.size:.4f} ({hits} of {y_test.size})")])

@@ -11,10 +11,13 @@
 * ``batch_size=1`` is online learning, ``batch_size=None`` full-batch,
   anything between mini-batch.  Each epoch visits every sample once in a new
   random order (``shuffle=False`` keeps the data order).
-* The loop never prints.  It calls the callbacks: ``on_train_begin(state)``,
-  ``on_batch_end(step)`` with a :class:`StepInfo`, ``on_epoch_end(record,
-  state)`` with an :class:`EpochRecord` (returning True stops training) and
-  ``on_train_end(history)``; the progress bar, the doctor and checkpoints are
+* The loop never prints.  It calls the callbacks: ``on_train_begin(state, info)``
+  with the :class:`TrainState` and a dict ``info`` (keys ``epochs``,
+  ``steps_per_epoch``, ``n_samples``, ``batch_size``, ``n_val``, ``model``,
+  ``loss``), ``on_batch_end(step)`` with a :class:`StepInfo`,
+  ``on_epoch_end(record, state)`` with an :class:`EpochRecord` (returning True
+  stops training) and ``on_train_end(history)``; a callback defines any of them
+  (:class:`Callback`).  The progress bar, the doctor and checkpoints are
   callbacks.
 * All of a run's mutable state is one :class:`TrainState`; passing a saved
   one back as ``state=`` resumes the run exactly where it stopped.
@@ -165,6 +168,11 @@ class TrainState:
 
 
 class Callback(Protocol):
+    """What ``fit`` calls, each method optional: ``on_train_begin(state, info)`` once before the first step
+    (``info``: epochs, steps_per_epoch, n_samples, batch_size, n_val, model, loss), ``on_batch_end(step)``
+    after every step, ``on_epoch_end(record, state)`` after every epoch (True stops the run) and
+    ``on_train_end(history)`` at the end."""
+
     def on_train_begin(self, state: TrainState, info: dict[str, Any]) -> None: ...
     def on_batch_end(self, step: StepInfo) -> None: ...
     def on_epoch_end(self, record: EpochRecord, state: TrainState) -> bool | None: ...
@@ -204,24 +212,33 @@ def evaluate_loss(
     """Mean loss (plus the L2 term, with ``m`` the number of samples) and accuracy of ``model`` on ``(X, y)``."""
     n = X.shape[0]
     total, correct = 0.0, 0
+    threshold = one_column_threshold(model, loss)
     for start in range(0, n, batch_size):
         xb, yb = X[start : start + batch_size], y[start : start + batch_size]
         out = model(xb)
         value = loss(out, yb)[0]
         total += value * (xb.shape[0] if loss.reduction == "mean" else 1.0)
-        correct += _n_correct(out, yb)
+        correct += _n_correct(out, yb, threshold)
     mean = total / n if loss.reduction == "mean" else total
     return mean + l2_penalty(model, l2, n, loss.reduction), correct / n
 
 
-def _n_correct(outputs: np.ndarray, y: np.ndarray) -> int:
-    pred = np.argmax(outputs, axis=1) if outputs.shape[1] > 1 else (outputs[:, 0] > (0.5 if _is_probs(outputs) else 0.0))
+def _n_correct(outputs: np.ndarray, y: np.ndarray, threshold: float) -> int:
+    """Correct predictions: the argmax of each row, or for one output column ``output > threshold``
+    (:func:`one_column_threshold`)."""
+    pred = np.argmax(outputs, axis=1) if outputs.shape[1] > 1 else outputs[:, 0] > threshold
     truth = y if y.ndim == 1 else np.argmax(y, axis=1)
     return int(np.count_nonzero(pred == truth))
 
 
-def _is_probs(outputs: np.ndarray) -> bool:
-    return bool(outputs.size and outputs.min() >= 0 and outputs.max() <= 1)
+def one_column_threshold(model: Sequential, loss: Loss) -> float:
+    """Where a one-column output switches from class 0 to class 1, from what the model and the loss
+    declare (never guessed from the values): 0.5 when the output is a probability (a ``probs`` model) or
+    the label itself (a loss that ``expects`` "any", such as MSE on 0/1 targets), 0 for a logit
+    (sigmoid(0) = 0.5), log 0.5 for a log-probability."""
+    if model.output_kind == "probs" or loss.expects == "any":
+        return 0.5
+    return math.log(0.5) if model.output_kind == "log_probs" else 0.0
 
 
 def _first_nonfinite_layer(model: Sequential, X: np.ndarray) -> str:
@@ -263,7 +280,10 @@ def fit(
     ``optimizer`` follows ``glassnet.optim`` (``init``/``update``);
     ``loss`` is a :class:`~glassnet.nn.losses.Loss` or a registered name.
     Returns the :class:`History`; the model holds the final (or, with early
-    stopping and ``restore_best``, the best) weights.
+    stopping and ``restore_best``, the best) weights.  ``callbacks`` are
+    objects with any of ``on_train_begin(state, info)``, ``on_batch_end(step)``,
+    ``on_epoch_end(record, state)`` and ``on_train_end(history)``
+    (:class:`Callback`).
 
     Raises :class:`~glassnet.errors.DataError` / :class:`~glassnet.errors.ShapeError`
     for unusable data (NaN/inf rows, wrong width, labels out of range or not
@@ -413,9 +433,11 @@ class _Stepper:
     x_buffer: np.ndarray  # (batch_size, n_in): the batch is gathered here, no new array per step
     params: dict[str, np.ndarray] = field(init=False)  # the live parameter and gradient arrays, fetched once
     grads: dict[str, np.ndarray] = field(init=False)
+    threshold: float = field(init=False)  # a one-column output's class boundary (one_column_threshold)
 
     def __post_init__(self) -> None:
         self.params, self.grads = self.model.params(), self.model.grads()
+        self.threshold = one_column_threshold(self.model, self.loss)
 
     def __call__(self, X: np.ndarray, y: np.ndarray, idx: np.ndarray, state: TrainState) -> None:
         model, params, grads, b = self.model, self.params, self.grads, idx.size
@@ -443,7 +465,7 @@ class _Stepper:
         state.epoch_loss_sum += value * (b if self.loss.reduction == "mean" else 1.0)
         state.epoch_seen += b
         state.epoch_steps += 1
-        state.epoch_correct += _n_correct(outputs, yb)
+        state.epoch_correct += _n_correct(outputs, yb, self.threshold)
         if self.callbacks:
             _call(self.callbacks, "on_batch_end",
                   StepInfo(state.step, state.epoch, b, value, model, xb, yb, outputs, grads, updates, state))
