@@ -250,3 +250,34 @@ def test_layer_registry_and_config_round_trip():
         assert rebuilt.config() == layer.config()
     with pytest.raises(ConfigError, match="unknown layer type 'Conv2D'"):
         layer_from_config("Conv2D", {})
+
+
+def test_a_custom_layer_that_breaks_the_protocol_gets_one_line():
+    """A layer that forgot super().__init__() gave a raw AttributeError; one whose forward returns only Y gave
+    "too many values to unpack"."""
+    from glassnet import ConfigError, Sequential
+    from glassnet.check.gradcheck import check_layer
+    from glassnet.nn.layers import Layer
+
+    class NoSuper(Layer):
+        def __init__(self):
+            self.scale = 2.0
+
+        def forward(self, X, *, training=False, rng=None):
+            return X * self.scale, lambda g, need_input_grad=True: g * self.scale
+
+    class OnlyY(Layer):
+        def forward(self, X, *, training=False, rng=None):
+            return X * 2
+
+    with pytest.raises(ConfigError, match=r"^layer 0 \(NoSuper\): NoSuper has no params, grads, state: its __init__ "
+                                          r"must call super\(\).__init__\(\)"):
+        Sequential([NoSuper()])
+    with pytest.raises(ConfigError, match=r"NoSuper has no params"):
+        check_layer(NoSuper(), (3, 2))
+    model = Sequential([OnlyY()], dtype=np.float64)
+    with pytest.raises(ConfigError, match=r"^layer 0: OnlyY.forward must return \(Y, backprop\).*it returned a "
+                                          r"ndarray of shape \(3, 2\)"):
+        model(np.ones((3, 2)))
+    with pytest.raises(ConfigError, match=r"^OnlyY.forward must return \(Y, backprop\)"):
+        check_layer(OnlyY(), (3, 2))

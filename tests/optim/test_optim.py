@@ -439,3 +439,31 @@ def test_clip_by_global_norm_float32_does_not_overflow():
 def test_clip_by_global_norm_rejects_bad_max_norm():
     with pytest.raises(ConfigError, match="max_norm must be a finite number > 0"):
         clip_by_global_norm({"a": np.ones(2)}, 0.0)
+
+
+def test_defaults_agree_with_pytorch_except_where_documented():
+    """optim said its defaults were PyTorch's; SGD's lr is 0.01 and PyTorch's 0.001. The differences and the
+    PyTorch options glassnet lacks (SGD's dampening, Adam's amsgrad) are listed, and this test holds the lists
+    to torch's signatures."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    from glassnet.optim.optimizers import DIFFERS_FROM_PYTORCH, NOT_IMPLEMENTED, OPTIMIZERS
+
+    ours_to_torch = {"sgd": "SGD", "nesterov": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop",
+                     "adagrad": "Adagrad"}
+    assert set(ours_to_torch) == set(OPTIMIZERS)
+    skip = {"params", "foreach", "capturable", "differentiable", "fused", "nesterov"}
+    for name, cls in OPTIMIZERS.items():
+        theirs = {k: v.default for k, v in inspect.signature(getattr(torch.optim, ours_to_torch[name])).parameters.items()
+                  if k not in skip}
+        if "betas" in theirs:
+            theirs["beta1"], theirs["beta2"] = theirs.pop("betas")
+        ours = {k: v.default for k, v in inspect.signature(cls).parameters.items() if k != "nesterov"}
+        differs = DIFFERS_FROM_PYTORCH.get(name, {})
+        for key, value in ours.items():
+            if key in differs:
+                assert (value, theirs[key]) == differs[key][:2], (name, key)
+            else:
+                assert value == theirs[key], (name, key, value, theirs[key])
+        assert set(theirs) - set(ours) == set(NOT_IMPLEMENTED[name]), name

@@ -56,7 +56,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from glassnet.errors import ConfigError, GradcheckError
-from glassnet.nn.layers import Activation, Layer
+from glassnet.nn.layers import Activation, Layer, check_protocol, run_forward
 from glassnet.nn.losses import Loss
 from glassnet.nn.model import Sequential
 from glassnet.nn.objective import l2_penalty, value_and_grad
@@ -411,6 +411,7 @@ def check_layer(
     protocol, so use it on the layers you write yourself.
     """
     dtype, step, rtol, tiny_scale = _settings(dtype, step, rtol)
+    check_protocol(layer)
     layer = copy.deepcopy(layer)
     rng = np.random.default_rng(seed)
     if not layer.initialized:
@@ -429,7 +430,7 @@ def check_layer(
         for name, a in frozen.items():
             layer.state[name][...] = a
 
-    Y, backprop = layer.forward(X, training=training, rng=fresh_rng())
+    Y, backprop = run_forward(layer, X, training=training, rng=fresh_rng())
     restore_state()
     R = np.random.default_rng(seed + 2).standard_normal(Y.shape).astype(dtype)
 

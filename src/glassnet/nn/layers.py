@@ -61,6 +61,27 @@ LAYERS: dict[str, type[Layer]] = {}
 register_layer = adder(LAYERS, "layer type", key=lambda cls: cls.__name__)
 
 
+def check_protocol(layer: Any, where: str = "") -> None:
+    """A one-line error when ``layer`` breaks the :class:`Layer` protocol in a way that would otherwise be a
+    raw traceback deep inside glassnet: an ``__init__`` that never called ``super().__init__()``."""
+    missing = [name for name in ("params", "grads", "state") if not isinstance(getattr(layer, name, None), dict)]
+    if missing:
+        raise ConfigError(f"{where}{type(layer).__name__} has no {', '.join(missing)}: its __init__ must call "
+                          "super().__init__() before setting its own attributes (docs/custom-layers.md)")
+
+
+def run_forward(layer: "Layer", X: np.ndarray, *, training: bool = False, rng: np.random.Generator | None = None,
+                where: str = "") -> tuple[np.ndarray, "Backprop"]:
+    """``layer.forward(X)``, checked: it must return the pair ``(Y, backprop)``."""
+    result = layer.forward(X, training=training, rng=rng)
+    if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
+        got = (f"a tuple of {len(result)}" if isinstance(result, tuple) else
+               f"a {type(result).__name__}" + (f" of shape {result.shape}" if hasattr(result, "shape") else ""))
+        raise ConfigError(f"{where}{type(layer).__name__}.forward must return (Y, backprop): the output and the "
+                          f"closure that computes the input gradient; it returned {got} (docs/custom-layers.md)")
+    return result
+
+
 class Layer:
     """Base class.  Subclasses set ``params``/``grads`` and implement ``forward``."""
 

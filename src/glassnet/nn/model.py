@@ -23,7 +23,7 @@ import numpy as np
 
 from glassnet.core.activations import ActivationFunction, get_activation
 from glassnet.errors import ConfigError, DataError, NonFiniteError, ShapeError
-from glassnet.nn.layers import Activation, Backprop, Dense, Dropout, Layer, LogSoftmax, Softmax
+from glassnet.nn.layers import Activation, Backprop, Dense, Dropout, Layer, LogSoftmax, Softmax, check_protocol, run_forward
 from glassnet.nn.norm import NORMS
 from glassnet.core.numerics import sigmoid, softmax
 
@@ -70,6 +70,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise ConfigError(f"layer {i} is a {type(layer).__name__}, not a glassnet Layer")
+            check_protocol(layer, f"layer {i} ({type(layer).__name__}): ")
             if not layer.initialized:
                 layer.initialize(gen, self.dtype, next_activation=self._next_activation(i))
             elif any(a.dtype != self.dtype for a in (*layer.params.values(), *getattr(layer, "state", {}).values())):
@@ -228,8 +229,8 @@ class Sequential:
         """
         backprops: list[Backprop] = []
         out = X
-        for layer in self.layers:
-            out, bp = layer.forward(out, training=training, rng=rng)
+        for i, layer in enumerate(self.layers):
+            out, bp = run_forward(layer, out, training=training, rng=rng, where=f"layer {i}: ")
             backprops.append(bp)
             if capture is not None:
                 capture.append(out)

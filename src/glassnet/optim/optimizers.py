@@ -21,9 +21,13 @@ Conventions shared by every optimizer here:
   with ``step = t`` uses the learning rate ``lr(t)`` (``t = 0`` first) and
   returns a state with ``step = t + 1``.  ``lr`` is a positive float or a
   schedule, any callable ``step -> lr`` (see :mod:`glassnet.optim.schedules`).
-* The formulas, defaults and operation order are PyTorch's
-  (``torch.optim.SGD``, ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``); the
-  tests check five steps of each against torch in float64 to 1e-12.
+* The formulas and operation order are PyTorch's (``torch.optim.SGD``,
+  ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``); the tests check five steps of
+  each against torch in float64 to 1e-12.  The defaults are PyTorch's except
+  the ones in ``DIFFERS_FROM_PYTORCH`` (SGD's ``lr`` is 0.01, PyTorch's 0.001),
+  and PyTorch options glassnet does not have are in ``NOT_IMPLEMENTED`` (each
+  fixed at PyTorch's default: SGD's ``dampening`` 0, Adam's ``amsgrad`` False,
+  ...).  A test compares both lists with torch's signatures.
 * **In place, for speed.**  The buffers are allocated once by ``init`` and
   overwritten by every ``update``: the moment buffers of the state passed in
   are advanced in place (the returned state shares them; do not keep using
@@ -79,6 +83,24 @@ __all__ = [
 Params = dict[str, np.ndarray]
 Grads = dict[str, np.ndarray]
 Updates = dict[str, np.ndarray]
+
+
+#: optimizer name -> {argument: (glassnet's default, PyTorch's default, why)}
+DIFFERS_FROM_PYTORCH: dict[str, dict[str, tuple[Any, Any, str]]] = {
+    "sgd": {"lr": (0.01, 0.001, "a step that trains the small networks glassnet is for")},
+    "nesterov": {"lr": (0.01, 0.001, "as sgd"),
+                 "momentum": (0.9, 0.0, "Nesterov momentum without momentum is plain SGD")},
+}
+
+#: optimizer name -> PyTorch arguments glassnet does not take; glassnet behaves as PyTorch's default
+NOT_IMPLEMENTED: dict[str, tuple[str, ...]] = {
+    "sgd": ("dampening", "maximize"),
+    "nesterov": ("dampening", "maximize"),
+    "adam": ("amsgrad", "maximize", "decoupled_weight_decay"),  # the last one is AdamW: glassnet's adamw
+    "adamw": ("amsgrad", "maximize"),
+    "rmsprop": ("maximize",),
+    "adagrad": ("lr_decay", "maximize"),
+}
 
 
 class OptState(Protocol):
