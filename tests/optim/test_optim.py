@@ -174,6 +174,13 @@ TORCH_CASES = [
      {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.05}),
     ("rmsprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5}, "RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5}),
     ("adagrad", {"lr": 0.1}, "Adagrad", {"lr": 0.1}),
+    ("sgd", {"lr": 0.1, "momentum": 0.9, "dampening": 0.3}, "SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.3}),
+    ("sgd", {"lr": 0.1, "momentum": 0.5, "dampening": 1.0, "weight_decay": 0.05}, "SGD",
+     {"lr": 0.1, "momentum": 0.5, "dampening": 1.0, "weight_decay": 0.05}),
+    ("adam", {"lr": 0.05, "amsgrad": True}, "Adam", {"lr": 0.05, "amsgrad": True}),
+    ("adam", {"lr": 0.05, "beta2": 0.5, "amsgrad": True, "weight_decay": 0.1}, "Adam",
+     {"lr": 0.05, "betas": (0.9, 0.5), "amsgrad": True, "weight_decay": 0.1}),
+    ("adamw", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.3}, "AdamW", {"lr": 0.05, "amsgrad": True, "weight_decay": 0.3}),
     ("adagrad", {"lr": 0.1, "initial_accumulator_value": 0.5, "weight_decay": 0.05}, "Adagrad",
      {"lr": 0.1, "initial_accumulator_value": 0.5, "weight_decay": 0.05}),
 ]
@@ -394,6 +401,9 @@ def test_unknown_optimizer_lists_known_names():
         ("sgd", {"momentum": 1.0}, r"momentum must be a finite number in \[0, 1\), got 1.0"),
         ("sgd", {"momentum": -0.1}, r"momentum must be a finite number in \[0, 1\)"),
         ("sgd", {"nesterov": True}, "needs momentum > 0"),
+        ("sgd", {"momentum": 0.9, "nesterov": True, "dampening": 0.1}, "needs dampening 0"),
+        ("sgd", {"dampening": 1.5}, r"dampening must be a finite number in \[0, 1\]"),
+        ("adam", {"amsgrad": "yes"}, "amsgrad must be True or False"),
         ("sgd", {"weight_decay": -1}, "weight_decay must be a finite number >= 0, got -1"),
         ("adam", {"beta1": 1.0}, r"beta1 must be a finite number in \[0, 1\)"),
         ("adam", {"beta2": float("nan")}, "beta2 must be a finite number"),
@@ -443,7 +453,7 @@ def test_clip_by_global_norm_rejects_bad_max_norm():
 
 def test_defaults_agree_with_pytorch_except_where_documented():
     """optim said its defaults were PyTorch's; SGD's lr is 0.01 and PyTorch's 0.001. The differences and the
-    PyTorch options glassnet lacks (SGD's dampening, Adam's amsgrad) are listed, and this test holds the lists
+    PyTorch options glassnet lacks (maximize, Adagrad's lr_decay) are listed, and this test holds the lists
     to torch's signatures."""
     import inspect
 
@@ -467,3 +477,13 @@ def test_defaults_agree_with_pytorch_except_where_documented():
             else:
                 assert value == theirs[key], (name, key, value, theirs[key])
         assert set(theirs) - set(ours) == set(NOT_IMPLEMENTED[name]), name
+
+
+def test_sgd_dampening_first_step_is_the_raw_gradient():
+    """torch's first velocity is g itself; dampening applies from the second step on."""
+    opt = SGD(lr=1.0, momentum=0.5, dampening=0.5)
+    state = opt.init({"w": np.zeros(1)})
+    u, state = opt.update({"w": np.array([2.0])}, state)
+    assert u["w"][0] == -2.0
+    u, state = opt.update({"w": np.array([2.0])}, state)
+    assert u["w"][0] == -(0.5 * 2.0 + 0.5 * 2.0)

@@ -22,11 +22,12 @@ Conventions shared by every optimizer here:
   returns a state with ``step = t + 1``.  ``lr`` is a positive float or a
   schedule, any callable ``step -> lr`` (see :mod:`glassnet.optim.schedules`).
 * The formulas and operation order are PyTorch's (``torch.optim.SGD``,
-  ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``); the tests check five steps of
-  each against torch in float64 to 1e-12.  The defaults are PyTorch's except
-  the ones in ``DIFFERS_FROM_PYTORCH`` (SGD's ``lr`` is 0.01, PyTorch's 0.001),
-  and PyTorch options glassnet does not have are in ``NOT_IMPLEMENTED`` (each
-  fixed at PyTorch's default: SGD's ``dampening`` 0, Adam's ``amsgrad`` False,
+  ``Adam``, ``AdamW``, ``RMSprop``, ``Adagrad``), SGD's ``dampening`` and
+  Adam's ``amsgrad`` included; the tests check five steps of each against
+  torch in float64 to 1e-12.  The defaults are PyTorch's except the ones in
+  ``DIFFERS_FROM_PYTORCH`` (SGD's ``lr`` is 0.01, PyTorch's 0.001), and
+  PyTorch options glassnet does not have are in ``NOT_IMPLEMENTED`` (each
+  fixed at PyTorch's default: ``maximize`` False, Adagrad's ``lr_decay`` 0,
   ...).  A test compares both lists with torch's signatures.
 * **In place, for speed.**  The buffers are allocated once by ``init`` and
   overwritten by every ``update``: the moment buffers of the state passed in
@@ -94,10 +95,10 @@ DIFFERS_FROM_PYTORCH: dict[str, dict[str, tuple[Any, Any, str]]] = {
 
 #: optimizer name -> PyTorch arguments glassnet does not take; glassnet behaves as PyTorch's default
 NOT_IMPLEMENTED: dict[str, tuple[str, ...]] = {
-    "sgd": ("dampening", "maximize"),
-    "nesterov": ("dampening", "maximize"),
-    "adam": ("amsgrad", "maximize", "decoupled_weight_decay"),  # the last one is AdamW: glassnet's adamw
-    "adamw": ("amsgrad", "maximize"),
+    "sgd": ("maximize",),
+    "nesterov": ("dampening", "maximize"),  # torch refuses Nesterov with dampening
+    "adam": ("maximize", "decoupled_weight_decay"),  # the last one is AdamW: glassnet's adamw
+    "adamw": ("maximize",),
     "rmsprop": ("maximize",),
     "adagrad": ("lr_decay", "maximize"),
 }
@@ -245,11 +246,14 @@ class SGD(Optimizer):
     With gradient ``g`` (plus ``weight_decay * w`` when set), momentum ``mu``
     and velocity ``v`` (zeros at the start)::
 
-        v <- mu * v + g
+        v <- mu * v + (1 - dampening) * g   (v = g at the first step, as torch)
         w <- w - lr * v                  (nesterov=False)
         w <- w - lr * (g + mu * v)       (nesterov=True, with the new v)
 
-    Without momentum this is ``w <- w - lr * g``.
+    Without momentum this is ``w <- w - lr * g``.  ``dampening`` (default 0)
+    scales the gradient fed into the velocity after the first step; like torch,
+    Nesterov momentum refuses a non-zero dampening.  ``lr`` defaults to 0.01
+    (torch's is 1e-3: see ``DIFFERS_FROM_PYTORCH``).
 
     **The velocity convention.**  This is PyTorch's form, in which ``v`` is a
     sum of *gradients* and the learning rate multiplies it outside.  The form
@@ -281,6 +285,7 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        dampening: float = 0.0,
     ) -> None:
         super().__init__(lr)
         self.momentum = check_number("momentum", momentum, low=0.0, high=1.0, high_open=True)
@@ -289,6 +294,9 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0.0:
             raise ConfigError("Nesterov momentum needs momentum > 0, got momentum=0")
+        self.dampening = check_number("dampening", dampening, low=0.0, high=1.0)
+        if self.nesterov and self.dampening:
+            raise ConfigError(f"Nesterov momentum needs dampening 0 (as torch), got dampening={dampening!r}")
         self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
 
     def init(self, params: Params) -> SGDState:
@@ -311,7 +319,11 @@ class SGD(Optimizer):
                 continue
             v = state.velocity[name]
             v *= mu
-            v += g
+            if self.dampening and state.step:  # torch's first velocity is g itself, undamped
+                np.multiply(g, 1.0 - self.dampening, out=u)
+                v += u
+            else:
+                v += g
             if self.nesterov:
                 np.multiply(v, mu, out=u)
                 u += g
@@ -326,6 +338,7 @@ class SGD(Optimizer):
             "momentum": self.momentum,
             "nesterov": self.nesterov,
             "weight_decay": self.weight_decay,
+            "dampening": self.dampening,
         }
 
 
@@ -340,7 +353,7 @@ class Nesterov(SGD):
 
     def config(self) -> dict[str, Any]:
         config = super().config()
-        del config["nesterov"]
+        del config["nesterov"], config["dampening"]
         return config
 
 
@@ -351,6 +364,7 @@ class AdamState(NamedTuple):
     step: int
     exp_avg: dict[str, np.ndarray]  # m: running mean of g
     exp_avg_sq: dict[str, np.ndarray]  # v: running mean of g^2
+    max_exp_avg_sq: dict[str, np.ndarray]  # AMSGrad's running maximum of v (empty without amsgrad)
     updates: dict[str, np.ndarray]  # scratch, also used for the intermediate terms
     work: dict[str, np.ndarray]  # scratch for weight decay (empty without it)
 
@@ -367,7 +381,9 @@ class Adam(Optimizer):
         w <- w - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
     The bias corrections ``1 - beta^t`` undo the pull of the zero start; ``eps``
-    is added *after* the second-moment correction, as PyTorch does.
+    is added *after* the second-moment correction, as PyTorch does.  With
+    ``amsgrad=True`` (Reddi et al., torch's ``amsgrad``) the denominator uses
+    ``v_max <- max(v_max, v)`` instead of ``v``, so the step size never grows.
     """
 
     name = "adam"
@@ -381,18 +397,23 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
         super().__init__(lr)
         self.beta1 = check_number("beta1", beta1, low=0.0, high=1.0, high_open=True)
         self.beta2 = check_number("beta2", beta2, low=0.0, high=1.0, high_open=True)
         self.eps = check_number("eps", eps, low=0.0)
         self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise ConfigError(f"amsgrad must be True or False, got {amsgrad!r}")
+        self.amsgrad = bool(amsgrad)
 
     def init(self, params: Params) -> AdamState:
         return AdamState(
             step=0,
             exp_avg=_buffers(params, 0.0),
             exp_avg_sq=_buffers(params, 0.0),
+            max_exp_avg_sq=_buffers(params, 0.0) if self.amsgrad else {},
             updates=_buffers(params),
             work=_buffers(params) if self.weight_decay else {},
         )
@@ -418,6 +439,8 @@ class Adam(Optimizer):
             np.multiply(g, g, out=u)
             u *= 1.0 - beta2
             v += u
+            if self.amsgrad:  # v_max <- max(v_max, v), used in place of v below
+                v = np.maximum(state.max_exp_avg_sq[name], v, out=state.max_exp_avg_sq[name])
             np.sqrt(v, out=u)  # u <- -step_size * m / (sqrt(v) / sqrt(bc2) + eps)
             u /= bias_correction2_sqrt
             u += eps
@@ -436,6 +459,7 @@ class Adam(Optimizer):
             "beta2": self.beta2,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
+            "amsgrad": self.amsgrad,
         }
 
 
@@ -459,8 +483,9 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+        super().__init__(lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
 # ---------------------------------------------------------------------------- RMSprop
