@@ -92,6 +92,16 @@ def batch_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {text!r}") from None
 
 
+def threads_option(text: str) -> str | int:
+    """``auto`` or a positive integer (``--threads``)."""
+    if text == "auto":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}") from None
+
+
 def _defaults():
     """The values a plain ``glassnet train`` uses: the default dataset's preset (``preset_config(None)``).
     Other datasets bring their own preset; ``preset_epilog`` lists them in --help."""

@@ -244,7 +244,8 @@ def prepare(config: TrainConfig, *, progress: bool = False, dataset: Any = None)
     return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, build_loss(config), optimizer, rng)
 
 
-def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | None = None) -> RunResult:
+def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | None = None,
+          threads: int | str | None = None) -> RunResult:
     """Train the prepared model, measure test accuracy, and record everything in ``model.meta``.
 
     The meta holds the class names, the scaler's statistics, the configuration,
@@ -258,6 +259,7 @@ def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | 
         model, prep.X_train, prep.y_train, optimizer=prep.optimizer, loss=prep.loss, epochs=config.epochs,
         batch_size=config.batch_size, l2=config.l2, validation_split=config.val_split or 0.0,
         early_stopping=early, clip_norm=config.clip_norm, rng=prep.rng, callbacks=callbacks, state=state,
+        threads=threads,
     )
     seconds = time.perf_counter() - started
     y_pred = model.predict(prep.X_test)

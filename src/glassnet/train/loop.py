@@ -41,6 +41,7 @@ from glassnet.nn.model import Sequential, as_generator
 from glassnet.nn.objective import forward_backward, l2_penalty
 from glassnet.optim.optimizers import OptState, apply_updates, clip_by_global_norm
 from glassnet.optim.schedules import PlateauState, ReduceLROnPlateau
+from glassnet.train.threads import ThreadPolicy
 
 __all__ = [
     "EpochRecord",
@@ -274,6 +275,7 @@ def fit(
     callbacks: Sequence[Any] = (),
     state: TrainState | None = None,
     flush_denormals: bool = True,
+    threads: int | str | None = None,
 ) -> History:
     """Train ``model`` in place on ``X : (n, n_in)``, ``y : (n,)`` labels (or ``(n, k)`` targets).
 
@@ -302,8 +304,15 @@ def fit(
     and momentum buffers fill with them as training goes on (an epoch of
     784-256-10 at batch 128 slowed from 0.44 s to 0.75 s without it).  The
     previous floating-point mode is restored when ``fit`` returns.
+
+    ``threads``: the BLAS thread count during training (:mod:`glassnet.train.threads`): ``"auto"``
+    measures 1 and all cores at the start of every epoch and keeps the faster (``glassnet train``'s
+    default), an int pins it, None (the default here) leaves the BLAS as it is.  The count is restored
+    when ``fit`` returns.  OpenBLAS sums some products in a different order with another thread count,
+    so bit-for-bit identical runs need the same fixed count (or None), not ``"auto"``.
     """
     loss = get_loss(loss)
+    policy = ThreadPolicy(threads)
     _check_settings(optimizer, epochs, validation_split, validation_data)
     given_state = state is not None
     if state is None:
@@ -339,18 +348,13 @@ def fit(
         "n_val": 0 if X_val is None else X_val.shape[0], "model": model, "loss": loss,
     })
     # Overflow is reported as a NonFiniteError naming the step and layer, not as numpy warnings.
-    with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
-        while state.epoch < epochs and not state.stop:
-            if not _run_epoch(step, X, y, batch_size, shuffle, state, merge_last):
-                break  # stopped mid-epoch by a callback
-            state.epoch += 1
-            record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
-            state.history.records.append(record)
-            state.order = None
-            if early_stopping is not None:
-                _early_stopping(early_stopping, record, model, state)
-            if _call(callbacks, "on_epoch_end", record, state):
-                state.stop = True
+    policy.begin()
+    try:
+        with np.errstate(over="ignore", invalid="ignore"), flushing(flush_denormals):
+            _epochs(step, policy, model, loss, l2, X, y, X_val, y_val, state, schedule, epochs, batch_size, shuffle,
+                    merge_last, early_stopping, callbacks)
+    finally:
+        policy.end()
 
     if early_stopping is not None and early_stopping.restore_best and state.best_params is not None:
         model.set_params(state.best_params)
@@ -358,6 +362,22 @@ def fit(
             model.set_state(state.best_state)
     _call(callbacks, "on_train_end", state.history)
     return state.history
+
+
+def _epochs(step: "_Stepper", policy: ThreadPolicy, model, loss, l2, X, y, X_val, y_val, state: TrainState, schedule,
+            epochs: int, batch_size: int, shuffle: bool, merge_last: bool, early_stopping, callbacks) -> None:
+    """Run epochs until ``epochs`` or a stop; each ends with its record, early stopping and the callbacks."""
+    while state.epoch < epochs and not state.stop:
+        if not _run_epoch(step, X, y, batch_size, shuffle, state, merge_last, policy):
+            break  # stopped mid-epoch by a callback
+        state.epoch += 1
+        record = _end_of_epoch(model, loss, l2, X, y, X_val, y_val, state, schedule)
+        state.history.records.append(record)
+        state.order = None
+        if early_stopping is not None:
+            _early_stopping(early_stopping, record, model, state)
+        if _call(callbacks, "on_epoch_end", record, state):
+            state.stop = True
 
 
 def _check_settings(optimizer: Any, epochs: Any, validation_split: Any, validation_data: Any) -> None:
@@ -472,7 +492,7 @@ class _Stepper:
 
 
 def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, state: TrainState,
-               merge_last: bool = False) -> bool:
+               merge_last: bool = False, policy: ThreadPolicy | None = None) -> bool:
     """The steps of one epoch from ``state.position`` on (a resumed run continues mid-epoch).
 
     A new epoch draws its sample order from ``state.rng``.  Returns False when a callback
@@ -485,11 +505,20 @@ def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, sh
         state.position = 0
         state.epoch_loss_sum, state.epoch_seconds = 0.0, 0.0
         state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
+    threads = policy is not None and policy.active
+    if threads:
+        policy.start_epoch()
     started = time.perf_counter()
     while state.position < n and not state.stop:
         end = state.position + batch_size
+        if threads:
+            policy.before_step()
         step(X, y, state.order[state.position : n if merge_last and end == n - 1 else end], state)
+        if threads:
+            policy.after_step()
     state.epoch_seconds += time.perf_counter() - started
+    if threads:
+        state.callback_state["threads"] = {"count": float(policy.count or 0)}
     return state.position >= n
 
 

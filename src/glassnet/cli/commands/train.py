@@ -14,7 +14,7 @@ import numpy as np
 
 from glassnet.cli.common import CONFIG_KEYS, config_from_args, findings_json, print_findings
 from glassnet.cli.json_output import JSON_OPTION, emit
-from glassnet.cli.options import DEBUG, data_options, model_options, positive_int, training_options
+from glassnet.cli.options import DEBUG, data_options, model_options, positive_int, threads_option, training_options
 from glassnet.cli.registry import Command, register
 from glassnet.errors import ConfigError, FileFormatError, NonFiniteError
 from glassnet.io.schema import Bool, Int, Nullable, Obj, Str
@@ -51,6 +51,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--doctor", action="store_true", default=None,
                    help="check the data and the untrained model, watch the run, and report problems with fixes; "
                    "the exit status is 1 when it finds a problem")
+    t.add_argument("--threads", type=threads_option, default=None,
+                   help="BLAS threads while training: auto measures 1 and all cores at the start of every epoch and "
+                   "keeps the faster (it follows the machine's load), or a fixed count; pin a count for bit-identical "
+                   "runs (default auto when threadpoolctl is installed, as it is with scikit-learn or "
+                   "glassnet[fast]; otherwise the BLAS keeps its own count)")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--json", **JSON_OPTION)
 
@@ -187,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json:  # once the data and any checkpoint are in: errors stay one line
         print(f"configuration: {_config_line(config)}", file=sys.stderr)
     try:
-        result = train(prep, callbacks=callbacks, state=state)
+        result = train(prep, callbacks=callbacks, state=state, threads=_threads(args))
     except NonFiniteError as exc:
         error = exc
         if checkpointer is not None:  # non-finite states are never checkpointed: say which one survives
@@ -235,6 +240,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: test accuracy {result.test_accuracy:.4f} is at chance for {n} classes (1/C = {1 / n:.4f}): "
               "the network learned nothing; run again with --doctor to find out why", file=sys.stderr)
     return status
+
+
+def _threads(args: argparse.Namespace) -> int | str | None:
+    """--threads, or by default auto when threadpoolctl can set the count (no warning when it cannot)."""
+    if args.threads is not None:
+        return args.threads
+    from glassnet.train.threads import blas_threads
+
+    return "auto" if blas_threads() is not None else None
 
 
 def _config_line(config) -> str:

@@ -89,4 +89,7 @@ class EpochLogger:
         if not math.isnan(record.lr):
             parts.append(f"lr {record.lr:.3g}")
         parts.append(f"{record.seconds:.2f}s ({record.samples_per_second:,.0f} samples/s)")
+        threads = state.callback_state.get("threads", {}).get("count")
+        if threads:
+            parts.append(f"{int(threads)} BLAS thread{'s' if threads != 1 else ''}")
         print("  ".join(parts), file=self.file, flush=True)
