@@ -66,6 +66,7 @@ if "OPENBLAS_CORETYPE" in os.environ and __name__ == "__main__":
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 import argparse
+import contextlib
 import json
 import math
 import platform
@@ -348,6 +349,24 @@ class _Interleave:
         self._mark = time.perf_counter()
 
 
+#: glassnet's ``fit(threads=...)`` in this run: None (the BLAS untouched), "auto" or a count (--glassnet-threads)
+GLASSNET_THREADS: int | str | None = None
+
+
+@contextlib.contextmanager
+def busy_load(n: int):
+    """``n`` competing processes that spin on a core each (``--load busy``), for every framework alike."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
 class GlassnetTrainer:
     """glassnet: ``fit(model, X, y, optimizer=SGD(0.1, momentum=0.9), batch_size=b)``, no callbacks but the timer."""
 
@@ -366,7 +385,7 @@ class GlassnetTrainer:
         ``callback`` replaces the interleaving callback (the worker process passes its own)."""
         fit(self.model, self.X, self.y, optimizer=SGD(lr=LEARNING_RATE, momentum=MOMENTUM), epochs=epochs,
             batch_size=self.batch_size, shuffle=self.shuffle, rng=np.random.default_rng(self.seed),
-            callbacks=[callback or _Interleave(peers, self.seconds, share_order, settle)])
+            callbacks=[callback or _Interleave(peers, self.seconds, share_order, settle)], threads=GLASSNET_THREADS)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.model.predict(X)
@@ -766,6 +785,8 @@ class Worker:
         self.framework = framework
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, "--cases", case.name,
                "--seed", str(seed), "--sklearn-mode", sklearn_mode, *spec.cli_args()]
+        if GLASSNET_THREADS is not None:
+            cmd += ["--glassnet-threads", str(GLASSNET_THREADS)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def send(self, **message: Any) -> None:
@@ -984,6 +1005,9 @@ def format_report(report: dict[str, Any]) -> str:
         + ("torch trains on glassnet's shuffled order, sklearn shuffles its own" if s.get("torch_shares_glassnets_order")
            else "each framework shuffles with its own generator")
         + ("; one process per framework" if s.get("one_process_per_framework") else "; all in one process"),
+        f"load: {s.get('load', 'idle')}"
+        + (f" (one competing busy process per core)" if s.get("load") == "busy" else "")
+        + f"; glassnet fit(threads={s.get('glassnet_threads')!r})",
         "",
         f"{'case':<11} {'framework':<9} {'s/epoch':>8} {'peer/glassnet':>13} {'x floor':>8} {'best':>6} "
         f"{'test acc':>9}  epochs (s)",
@@ -1143,9 +1167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the full results as JSON")
     parser.add_argument("--in-process", action="store_true",
                         help="run all frameworks in this one process (their thread pools then slow each other)")
+    parser.add_argument("--load", choices=("idle", "busy"), default="idle",
+                        help="busy: one competing busy process per core during the whole run, for every framework")
+    parser.add_argument("--glassnet-threads", default=None, metavar="auto|N",
+                        help="glassnet's fit(threads=...): auto (what glassnet train does) or a fixed count "
+                        "(default: the BLAS untouched, its own thread count)")
     parser.add_argument("--memory-probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    global GLASSNET_THREADS
+    if args.glassnet_threads is not None:
+        GLASSNET_THREADS = "auto" if args.glassnet_threads == "auto" else int(args.glassnet_threads)
 
     spec = DataSpec(synthetic=args.synthetic, n_train=args.n_train)
     # a kill (SIGTERM) unwinds like an exception, so the worker processes are told to quit
@@ -1163,11 +1195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--epochs must be >= 1 and --warmup >= 0")
     frameworks = _available(args.frameworks)
     log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    report = run_benchmark(args.cases, spec, frameworks, args.epochs, args.warmup, args.seed,
-                           memory=not args.no_memory, memory_epochs=args.memory_epochs,
-                           sklearn_mode=args.sklearn_mode, floor_repeats=args.floor_repeats,
-                           anatomy_of=not args.no_anatomy, share_order=not args.torch_own_order,
-                           one_process_per_framework=not args.in_process, log=log)
+    load = busy_load(os.cpu_count() or 1) if args.load == "busy" else contextlib.nullcontext()
+    with load:
+        report = run_benchmark(args.cases, spec, frameworks, args.epochs, args.warmup, args.seed,
+                               memory=not args.no_memory, memory_epochs=args.memory_epochs,
+                               sklearn_mode=args.sklearn_mode, floor_repeats=args.floor_repeats,
+                               anatomy_of=not args.no_anatomy, share_order=not args.torch_own_order,
+                               one_process_per_framework=not args.in_process, log=log)
+    report["settings"]["load"] = args.load
+    report["settings"]["glassnet_threads"] = GLASSNET_THREADS
     report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
     print(format_report(report))
     if args.json:
