@@ -562,3 +562,23 @@ def test_a_run_prints_its_resolved_configuration(capsys):
     assert status == 0
     assert re.search(r"^configuration: dataset digits, hidden 16, activation relu, .*lr 0\.05, .*epochs 1, "
                      r"batch-size 32, dropout 0\.2", err, re.M)
+
+
+def test_gradcheck_output_fits_an_80_column_terminal(capsys, monkeypatch):
+    """The gradient-check table was 107 columns wide."""
+    monkeypatch.setenv("COLUMNS", "80")
+    status, out, _ = run(capsys, "gradcheck", "--hidden", "256", "--seed", "0", "--batch", "8", "--max-entries", "20")
+    assert status == 0
+    lines = out.rstrip("\n").split("\n")
+    assert max(map(len, lines)) <= 80, max(lines, key=len)
+    assert any(line.split()[:2] == ["0.W", "(64,"] and line.split()[-1] == "ok" for line in lines)
+    assert any(line.startswith("layers: 0 Dense(64->256), 3 Dense(256->10)") for line in lines)
+    monkeypatch.setenv("COLUMNS", "200")
+    _, wide, _ = run(capsys, "gradcheck", "--hidden", "256", "--seed", "0", "--batch", "8", "--max-entries", "20")
+    assert max(map(len, wide.split("\n"))) > 100  # a wide terminal keeps the full table, layer column included
+
+
+def test_evaluate_output_fits_an_80_column_terminal(trained, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    status, out, _ = run(capsys, "evaluate", str(trained["model"]))
+    assert status == 0 and max(map(len, out.split("\n"))) <= 80

@@ -241,3 +241,20 @@ def test_error_message_says_what_was_expected_and_given():
         confusion_matrix([0, 1], [0, 5], 3)
     with pytest.raises(DataError, match="from_logits=True"):
         log_loss([0], np.array([[3.0, -1.0]]))
+
+
+def test_confusion_matrix_fits_the_width_it_is_given():
+    """evaluate's confusion matrix of Fashion-MNIST was 178 columns wide."""
+    from glassnet.train.metrics import format_confusion_matrix
+
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    cm = np.random.default_rng(0).integers(0, 1000, (10, 10))
+    full = format_confusion_matrix(cm, names)
+    assert max(map(len, full.split("\n"))) > 80
+    assert format_confusion_matrix(cm, names, width=200) == full
+    fitted = format_confusion_matrix(cm, names, width=80).split("\n")
+    assert max(map(len, fitted)) <= 80
+    assert fitted[0].split()[-12:] == [str(i) for i in range(10)] + ["|", "total"]
+    for i, (name, line) in enumerate(zip(names, fitted[1:])):
+        assert line.startswith(f"{i} {name}") and line.split()[-1] == str(cm[i].sum())
+        assert [int(v) for v in line.split("|")[0].split()[-10:]] == cm[i].tolist()

@@ -12,7 +12,7 @@ import numpy as np
 from glassnet.errors import ConfigError
 
 __all__ = ["CONFIG_KEYS", "config_from_args", "load", "scaled", "saved_run", "saved_dataset", "print_findings",
-           "findings_json"]
+           "findings_json", "terminal_width"]
 
 #: the options that are fields of :class:`~glassnet.train.experiment.TrainConfig`
 CONFIG_KEYS = (
@@ -20,6 +20,22 @@ CONFIG_KEYS = (
     "momentum", "weight_decay", "schedule", "warmup_epochs", "l2", "dropout", "norm", "epochs", "val_split",
     "early_stopping", "clip_norm", "scaling", "dtype", "seed", "batch_size",
 )
+
+
+def terminal_width() -> int | None:
+    """The terminal's width in columns, read once per command and passed down to whatever lays out text
+    (:mod:`glassnet.core.text`): ``COLUMNS`` when set, else the width of the terminal stdout is; None when
+    stdout is not a terminal (a pipe or a file gets the full-width tables, the same on every machine)."""
+    import os
+    import sys
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else None
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def config_from_args(args: argparse.Namespace, *keys_not_config: str):

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.cli.common import config_from_args, load
+from glassnet.cli.common import config_from_args, load, terminal_width
+from glassnet.core.text import fit_lines
 from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.options import DEBUG, data_options, model_options, positive_int
 from glassnet.cli.registry import Command, register
@@ -46,6 +47,7 @@ class _Results:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+        self.width = terminal_width()
         self.document: dict[str, Any] = {"passed": True, "reports": [], "loss_check": None, "softmax_cross_check": None}
 
     def report(self, report, *args, **kwargs) -> None:
@@ -55,9 +57,9 @@ class _Results:
         findings = diagnose(report, *args, **kwargs)
         if not self.as_json:
             self.document["passed"] = self.document["passed"] and report.passed
-            print(report)
+            print(report.format(self.width))
             for finding in findings:
-                print(f"\n{finding}")
+                print(f"\n{fit_lines(str(finding), self.width)}")
             return
         self.add(report, findings)
 
@@ -87,15 +89,16 @@ class _Results:
         self.document["loss_check"] = {"loss": type(loss).__name__, "max_rel_error": loss_report.max_rel_error,
                                        "passed": loss_report.passed}
         if not self.as_json:
-            print(f"\nloss value vs its own gradient ({type(loss).__name__}): max rel error "
-                  f"{loss_report.max_rel_error:.2e}  {'ok' if loss_report.passed else 'FAIL'}")
+            print(fit_lines(f"\nloss value vs its own gradient ({type(loss).__name__}): max rel error "
+                            f"{loss_report.max_rel_error:.2e}  {'ok' if loss_report.passed else 'FAIL'}", self.width))
 
     def softmax_cross_check(self, diffs: dict[str, float]) -> None:
         self.document["softmax_cross_check"] = diffs
         if not self.as_json:
-            print("softmax + cross-entropy on these logits: fused (p - t)/m vs unfused Softmax -> CrossEntropy "
-                  f"{diffs['fused_vs_unfused']:.1e}, fused vs finite differences {diffs['fused_vs_numeric']:.1e}, "
-                  f"unfused vs finite differences {diffs['unfused_vs_numeric']:.1e}")
+            print(fit_lines("softmax + cross-entropy on these logits: fused (p - t)/m vs unfused Softmax -> "
+                            f"CrossEntropy {diffs['fused_vs_unfused']:.1e}, fused vs finite differences "
+                            f"{diffs['fused_vs_numeric']:.1e}, unfused vs finite differences "
+                            f"{diffs['unfused_vs_numeric']:.1e}", self.width))
 
     def finish(self) -> int:
         """Exit status 0 when everything passed, 1 otherwise (after printing the JSON object)."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from glassnet.cli.common import load, saved_data_options, saved_dataset, scaled
+from glassnet.cli.common import load, saved_data_options, saved_dataset, scaled, terminal_width
+from glassnet.core.text import fit_lines
 from glassnet.cli.options import DEBUG, positive_int
 from glassnet.cli.json_output import JSON_OPTION, emit
 from glassnet.cli.registry import Command, register
@@ -41,11 +42,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
             "macro": scores["macro"], "weighted": scores["weighted"], "confusion_matrix": cm,
         })
         return 0
-    print(f"{args.model}: {model.describe()} on {ds.name} test set ({X.shape[0]} samples)")
+    width = terminal_width()
+    print(fit_lines(f"{args.model}: {model.describe()} on {ds.name} test set ({X.shape[0]} samples)", width))
     print(f"accuracy: {accuracy(ds.y_test, y_pred):.4f}\n")
     print(classification_report(ds.y_test, y_pred, names))
     print("confusion matrix (rows: true class, columns: predicted)")
-    print(format_confusion_matrix(confusion_matrix(ds.y_test, y_pred, len(names)), names))
+    print(format_confusion_matrix(confusion_matrix(ds.y_test, y_pred, len(names)), names, width=width))
     return 0
 
 
