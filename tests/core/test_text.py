@@ -46,3 +46,7 @@ def test_width_is_checked():
     with pytest.raises(ConfigError, match="width must be an integer"):
         fit_lines("x", "80")
     assert fit_lines("a " * 30, 5).split("\n")[0] == ("a " * 30).strip()[: MIN_WIDTH].rstrip()
+
+
+def test_a_rule_is_shortened_not_left_wide():
+    assert fit_lines("Title\n" + "=" * 70, 50).split("\n") == ["Title", "=" * 50]

@@ -176,7 +176,7 @@ def batchnorm_check(seed: int = 0, n_samples: int = 4, n_features: int = 3, step
     )
 
 
-def _render(check: BatchNormCheck) -> str:
+def _render(check: BatchNormCheck, width: int = WIDTH) -> str:
     n, d = check.X.shape
     lines = [
         f"9. Live check: seed={check.seed}, n={n} samples, d={d} features, float64,",
@@ -188,6 +188,7 @@ def _render(check: BatchNormCheck) -> str:
         [[str(j), f"{check.gamma[j]:.4f}", f"{check.beta[j]:+.4f}", f"{check.X[:, j].mean():+.4f}",
           f"{np.sqrt(check.X[:, j].var() + BatchNorm(1).eps):.4f}", f"{check.running_mean[j]:+.4f}", f"{check.running_var[j]:.4f}"]
          for j in range(d)],
+        width=width,
     )
     lines += [
         "",
@@ -202,7 +203,8 @@ def _render(check: BatchNormCheck) -> str:
         + [f"{check.incomplete[i, j]:+.5f}"]
         for i in range(n) for j in range(d)
     ]
-    lines += _table(["i", "j", "x_ij", "(1) step 6", "(2) layer", "(3) Jacobian", "(4) finite", "(5) wrong"], rows)
+    lines += _table(["i", "j", "x_ij", "(1) step 6", "(2) layer", "(3) Jacobian", "(4) finite", "(5) wrong"], rows,
+                    width=width, keep=2)
     sums = np.abs(check.layer.sum(axis=0)).max()
     wrong_sums = np.abs(check.incomplete.sum(axis=0)).max()
     lines += [
@@ -214,7 +216,8 @@ def _render(check: BatchNormCheck) -> str:
     return "\n".join(lines)
 
 
-def explain_batchnorm(*, seed: int = 0) -> str:
-    """The derivation and the live check as plain text, at most :data:`WIDTH` columns."""
+def explain_batchnorm(*, seed: int = 0, width: int = WIDTH) -> str:
+    """The derivation and the live check as plain text, at most :data:`WIDTH` columns (tables split to a
+    narrower ``width``)."""
     title = _title("Batch normalisation: the backward, step by step")
-    return "\n\n".join([title, BATCHNORM_DERIVATION, _render(batchnorm_check(seed))])
+    return "\n\n".join([title, BATCHNORM_DERIVATION, _render(batchnorm_check(seed), width)])

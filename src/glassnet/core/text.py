@@ -8,7 +8,8 @@ nothing here reads the environment.
 
 * :func:`fit_lines` wraps every line wider than ``width`` at spaces; the
   continuation lines keep the line's own indentation plus two spaces.  A
-  line with no space to break at is left whole (a word is never cut).
+  rule (``=====``, ``-----``) is shortened; any other line with no space to
+  break at is left whole (a word is never cut).
 * :func:`table` right-aligns columns of strings; when the table is wider
   than ``width`` it is printed in blocks of columns, each block repeating
   the first ``keep`` (key) columns, as pandas does.
@@ -50,6 +51,9 @@ def fit_lines(text: str, width: int | None = None) -> str:
             out.append(line)
             continue
         indent = line[: len(line) - len(line.lstrip(" "))]
+        if len(set(line.strip(" "))) == 1 and line.strip(" ")[0] in "=-~":  # a rule: shortened, not wrapped
+            out.append(line[:width])
+            continue
         wrapped = textwrap.wrap(
             line.strip(" "), width=width, initial_indent=indent, subsequent_indent=indent + "  ",
             break_long_words=False, break_on_hyphens=False,
