@@ -80,6 +80,11 @@ def _title(title: str) -> str:
     return f"{title}\n{'=' * len(title)}"
 
 
+def _page(title: str, derivation: str, live_check: str) -> str:
+    """A topic: the underlined title, the derivation, then the live check, separated by blank lines."""
+    return "\n\n".join([_title(title), derivation, live_check])
+
+
 def _table(headers: list[str], rows: list[list[str]], indent: str = "  ", width: int = MAX_WIDTH,
            keep: int = 1) -> list[str]:
     """Right-aligned columns, split into blocks that fit ``width`` (:func:`glassnet.core.text.table`)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glassnet.check.explain import MAX_WIDTH, _table, _text, _title
+from glassnet.check.explain import MAX_WIDTH, _page, _table, _text
 from glassnet.nn.layers import Dense
 
 __all__ = ["DENSE_DERIVATION", "DenseCheck", "dense_check", "explain_dense"]
@@ -152,5 +152,5 @@ def _render(check: DenseCheck, width: int) -> str:
 
 def explain_dense(*, seed: int = 0, width: int = MAX_WIDTH) -> str:
     """The derivation and the live check as plain text (80 columns; tables split to ``width``)."""
-    title = _title("Dense layer: dL/dW = X^T delta, dL/db = sum of delta, dL/dX = delta W^T")
-    return "\n\n".join([title, DENSE_DERIVATION, _render(dense_check(seed), width)])
+    return _page("Dense layer: dL/dW = X^T delta, dL/db = sum of delta, dL/dX = delta W^T", DENSE_DERIVATION,
+                 _render(dense_check(seed), width))

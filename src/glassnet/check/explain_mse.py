@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from glassnet.check.explain import MAX_WIDTH, _table, _text, _title
+from glassnet.check.explain import MAX_WIDTH, _page, _table, _text
 from glassnet.core.numerics import sigmoid, softmax, softmax_jacobian
 from glassnet.nn.layers import Activation, Softmax
 from glassnet.nn.losses import MSELoss, as_target_matrix
@@ -147,6 +147,13 @@ def mse_check(seed: int = 0, n_samples: int = 2, n_classes: int = 3) -> MSECheck
     return MSECheck(seed, Z, T, sig, soft)
 
 
+def _gradient_table(targets: np.ndarray, methods: dict[str, np.ndarray], width: int) -> list[str]:
+    """One row per entry (n, j) with its target and each method's dJ/dz_nj (12 decimals)."""
+    rows = [[str(n), str(j), str(int(targets[n, j]))] + [f"{v[n, j]:+.12f}" for v in methods.values()]
+            for n, j in np.ndindex(targets.shape)]
+    return _table(["n", "j", "t", *methods], rows, width=width, keep=3)
+
+
 def _render(check: MSECheck, width: int) -> str:
     m, k = check.logits.shape
     lines = [
@@ -158,24 +165,14 @@ def _render(check: MSECheck, width: int) -> str:
         "     through Diag(f'(z)), glassnet's layers, finite differences:",
         "",
     ]
-    rows = []
-    for n in range(m):
-        for j in range(k):
-            rows.append([str(n), str(j), str(int(check.targets[n, j]))]
-                        + [f"{v[n, j]:+.12f}" for v in check.sigmoid.values()])
-    lines += _table(["n", "j", "t", *check.sigmoid], rows, width=width, keep=3)
+    lines += _gradient_table(check.targets, check.sigmoid, width)
     lines += ["", f"  max |difference| between the four: {check.sigmoid_max_diff:.2e}   <- one term is enough", ""]
     lines += [
         "  b) softmax output: the full sum of step 4, glassnet's layers, finite",
         "     differences, and the WRONG one-term shortcut:",
         "",
     ]
-    rows = []
-    for n in range(m):
-        for j in range(k):
-            rows.append([str(n), str(j), str(int(check.targets[n, j]))]
-                        + [f"{v[n, j]:+.12f}" for v in check.softmax.values()])
-    lines += _table(["n", "j", "t", *check.softmax], rows, width=width, keep=3)
+    lines += _gradient_table(check.targets, check.softmax, width)
     lines += [
         "",
         f"  max |difference| between the three correct ones: {check.softmax_max_diff:.2e}",
@@ -186,5 +183,5 @@ def _render(check: MSECheck, width: int) -> str:
 
 def explain_mse(*, seed: int = 0, width: int = MAX_WIDTH) -> str:
     """The derivation and the live check as plain text (80 columns; tables split to ``width``)."""
-    title = _title("Mean squared error: why its chain rule has one term")
-    return "\n\n".join([title, MSE_DERIVATION, _render(mse_check(seed), width)])
+    return _page("Mean squared error: why its chain rule has one term", MSE_DERIVATION,
+                 _render(mse_check(seed), width))
