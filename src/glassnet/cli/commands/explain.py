@@ -22,11 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from glassnet.check.explain import ALIASES, TOPICS, explain
     from glassnet.core.text import DEFAULT_WIDTH, fit_lines
 
-    width = terminal_width() or DEFAULT_WIDTH
-    if args.topic is None:
-        print(fit_lines(f"topics: {', '.join(TOPICS)} (aliases: {', '.join(ALIASES)})", width))
+    width = terminal_width()
+    if args.topic is None:  # one line each when not on a terminal, for scripts
+        print(fit_lines(f"topics: {', '.join(TOPICS)}", width))
+        print(fit_lines("aliases: " + ", ".join(f"{a} = {t}" for a, t in ALIASES.items()), width))
         return 0
-    print(explain(args.topic, seed=args.seed, width=width))
+    print(explain(args.topic, seed=args.seed, width=width or DEFAULT_WIDTH))
     return 0
 
 

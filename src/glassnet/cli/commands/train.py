@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,14 +133,45 @@ def _resume_config(args: argparse.Namespace, meta: dict[str, Any]):
     return config
 
 
-def run(args: argparse.Namespace) -> int:
-    from glassnet.train.checkpoint import Checkpointer, latest_checkpoint, restore_state
-    from glassnet.train.experiment import TRAIN_CONFIG_SCHEMA, prepare, train
-    from glassnet.train.callbacks.grad_norms import GradientNorms
-    from glassnet.train.callbacks.progress import EpochLogger, ProgressBar
+@dataclass
+class _Plan:
+    """What a ``glassnet train`` invocation resolved to before any data is read."""
 
-    state = None
-    checkpoint_dir = args.checkpoint_dir
+    config: Any  # TrainConfig
+    options: dict[str, Any]  # the run options a checkpoint remembers
+    checkpoint_dir: Path | None
+    resume: tuple[Path, dict[str, Any], dict[str, Any]] | None = None  # (path, arrays, meta) of the checkpoint
+    skipped: list[str] = field(default_factory=list)  # damaged checkpoints passed over
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve the configuration, prepare the data and model, train with the callbacks, then save and report."""
+    plan = _plan(args)
+    if args.print_config:
+        from glassnet.cli.run_file import config_to_toml
+
+        print(config_to_toml(plan.config.to_dict()), end="")
+        return 0
+    from glassnet.train.experiment import prepare, train
+
+    started = time.perf_counter()
+    prep = prepare(plan.config, progress=not args.quiet)
+    state = _restore(args, plan, prep)
+    callbacks, checkpointer, doctor, before = _callbacks(args, plan, prep)
+    if not args.quiet and not args.json:  # once the data and any checkpoint are in: errors stay one line
+        print(f"configuration: {_config_line(plan.config)}", file=sys.stderr)
+    try:
+        result = train(prep, callbacks=callbacks, state=state, threads=_threads(args))
+    except NonFiniteError as exc:
+        return _diverged(args, plan, exc, checkpointer, doctor, before)
+    wall = time.perf_counter() - started
+    _save_outputs(args, result)
+    return _report(args, plan, prep, result, wall, doctor, before)
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    """The configuration and run options: from --config's run file and the command line, or from the
+    checkpoint --resume names (whose remembered options the command line may override)."""
     if args.config is not None:
         from glassnet.cli.options import Parser
         from glassnet.cli.run_file import apply_run_file
@@ -147,70 +179,84 @@ def run(args: argparse.Namespace) -> int:
         options = Parser(prog="glassnet train")
         add_arguments(options)
         apply_run_file(options, args, args.config)
-    skipped: list[str] = []
-    if args.resume is not None:
-        path, arrays, meta = latest_checkpoint(args.resume, config=TRAIN_CONFIG_SCHEMA, options=OPTIONS_SCHEMA,
-                                               skipped=skipped)
-        config = _resume_config(args, meta)
-        options = _run_options(args, meta["options"])
-        checkpoint_dir = checkpoint_dir or args.resume
-    else:
-        config = config_from_args(args)
-        options = _run_options(args, None)
-    if args.print_config:
-        from glassnet.cli.run_file import config_to_toml
+    if args.resume is None:
+        return _Plan(config_from_args(args), _run_options(args, None), args.checkpoint_dir)
+    from glassnet.train.checkpoint import latest_checkpoint
+    from glassnet.train.experiment import TRAIN_CONFIG_SCHEMA
 
-        print(config_to_toml(config.to_dict()), end="")
-        return 0
+    skipped: list[str] = []
+    path, arrays, meta = latest_checkpoint(args.resume, config=TRAIN_CONFIG_SCHEMA, options=OPTIONS_SCHEMA,
+                                           skipped=skipped)
+    return _Plan(_resume_config(args, meta), _run_options(args, meta["options"]), args.checkpoint_dir or args.resume,
+                 (path, arrays, meta), skipped)
+
+
+def _restore(args: argparse.Namespace, plan: _Plan, prep):
+    """The resumed TrainState (None for a new run), announced on stderr with the options it remembers."""
+    if plan.resume is None:
+        return None
+    from glassnet.train.checkpoint import restore_state
+
+    path, arrays, meta = plan.resume
+    try:
+        state = restore_state(prep.model, prep.optimizer, arrays, meta)
+    except FileFormatError as exc:
+        raise FileFormatError(f"{path}: {exc}") from None
+    if not args.quiet:
+        for reason in plan.skipped:
+            print(f"skipped a damaged checkpoint: {reason}", file=sys.stderr)
+        remembered = ", ".join(
+            _FLAGS[k] if v is True else f"{_FLAGS[k]} {v}" for k, v in plan.options.items() if v not in (None, False)
+        )
+        print(f"resuming from {path} (epoch {state.epoch}, step {state.step}) to epoch {plan.config.epochs}; "
+              f"with {remembered}", file=sys.stderr)
+    return state
+
+
+def _callbacks(args: argparse.Namespace, plan: _Plan, prep) -> tuple[list[Any], Any, Any, list]:
+    """The run's callbacks, and the checkpointer, the doctor and its before-training findings among them."""
+    from glassnet.train.callbacks.grad_norms import GradientNorms
+    from glassnet.train.callbacks.progress import EpochLogger, ProgressBar
+    from glassnet.train.checkpoint import Checkpointer
+
     # GradientNorms first: it writes the norms into each epoch's record before a checkpoint saves it
     callbacks: list[Any] = [GradientNorms(every=10)] + _loggers(args) + (
         [] if args.quiet else [ProgressBar(), EpochLogger()])
-    started = time.perf_counter()
-    prep = prepare(config, progress=not args.quiet)
-    if args.resume is not None:
-        try:
-            state = restore_state(prep.model, prep.optimizer, arrays, meta)
-        except FileFormatError as exc:
-            raise FileFormatError(f"{path}: {exc}") from None
-        if not args.quiet:
-            for reason in skipped:
-                print(f"skipped a damaged checkpoint: {reason}", file=sys.stderr)
-            remembered = ", ".join(
-                _FLAGS[k] if v is True else f"{_FLAGS[k]} {v}" for k, v in options.items() if v not in (None, False)
-            )
-            print(f"resuming from {path} (epoch {state.epoch}, step {state.step}) to epoch {config.epochs}; "
-                  f"with {remembered}", file=sys.stderr)
     checkpointer = None
-    if checkpoint_dir is not None:
-        checkpointer = Checkpointer(checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
-                                    keep=args.keep_checkpoints, config=config.to_dict(), options=options)
+    if plan.checkpoint_dir is not None:
+        checkpointer = Checkpointer(plan.checkpoint_dir, prep.optimizer, every_steps=args.checkpoint_every,
+                                    keep=args.keep_checkpoints, config=plan.config.to_dict(), options=plan.options)
         callbacks.append(checkpointer)
     doctor, before = None, []
     if args.doctor:
         doctor, before = _doctor_before_training(prep, show=not args.json)
         callbacks.append(doctor)
-    if not args.quiet and not args.json:  # once the data and any checkpoint are in: errors stay one line
-        print(f"configuration: {_config_line(config)}", file=sys.stderr)
-    try:
-        result = train(prep, callbacks=callbacks, state=state, threads=_threads(args))
-    except NonFiniteError as exc:
-        error = exc
-        if checkpointer is not None:  # non-finite states are never checkpointed: say which one survives
-            kept = checkpointer.last_path or (path if args.resume is not None else None)
-            error = NonFiniteError(f"{exc} The last good checkpoint, {kept}, is intact." if kept else
-                                   f"{exc} No checkpoint was written before it.")
-        if doctor is None:
-            if error is exc:
-                raise
-            raise error from exc
-        findings = doctor.report() + [_nonfinite_finding(error)]
-        if args.json:
-            emit("train", {"status": "diverged", "error": str(error), "config": config.to_dict(),
-                           "doctor": {"before_training": findings_json(before), "after_training": findings_json(findings)}})
-        else:
-            print_findings(findings)
-        return 1
-    wall = time.perf_counter() - started
+    return callbacks, checkpointer, doctor, before
+
+
+def _diverged(args: argparse.Namespace, plan: _Plan, exc: NonFiniteError, checkpointer, doctor, before: list) -> int:
+    """A run that became non-finite: the error names the checkpoint that survives; with --doctor the
+    findings are printed and the exit status is 1, without it the error propagates (one line, exit 2)."""
+    error = exc
+    if checkpointer is not None:  # non-finite states are never checkpointed: say which one survives
+        kept = checkpointer.last_path or (plan.resume[0] if plan.resume is not None else None)
+        error = NonFiniteError(f"{exc} The last good checkpoint, {kept}, is intact." if kept else
+                               f"{exc} No checkpoint was written before it.")
+    if doctor is None:
+        if error is exc:
+            raise exc
+        raise error from exc
+    findings = doctor.report() + [_nonfinite_finding(error)]
+    if args.json:
+        emit("train", {"status": "diverged", "error": str(error), "config": plan.config.to_dict(),
+                       "doctor": {"before_training": findings_json(before), "after_training": findings_json(findings)}})
+    else:
+        print_findings(findings)
+    return 1
+
+
+def _save_outputs(args: argparse.Namespace, result) -> None:
+    """-o MODEL and --history FILE (both written atomically)."""
     if args.output is not None:
         from glassnet.io.serialize import save_model
 
@@ -219,13 +265,17 @@ def run(args: argparse.Namespace) -> int:
         from glassnet.io.serialize import atomic_write_text
 
         atomic_write_text(args.history, json.dumps(result.history.to_dict(), indent=2))
+
+
+def _report(args: argparse.Namespace, plan: _Plan, prep, result, wall: float, doctor, before: list) -> int:
+    """The summary (text or JSON), the doctor's findings or the at-chance warning; the exit status."""
     findings = None
     if doctor is not None:
         from glassnet.check.doctor import examine_model
 
         findings = doctor.report()
         codes = {f.code for f in findings}
-        findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test, config=config.to_dict())
+        findings += [f for f in examine_model(result.model, prep.X_test, prep.y_test, config=plan.config.to_dict())
                      if f.code not in codes]
     # --doctor: exit status 1 when it found a problem, before or after training (documented in --help)
     status = 1 if findings or before else 0
