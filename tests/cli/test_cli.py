@@ -543,8 +543,8 @@ def test_help_shows_the_defaults_a_plain_train_uses(capsys):
         assert re.search(pattern, text), (option, value)
     assert used.hidden == (256,) and used.lr == 0.05 and used.epochs == 50 and used.dropout == 0.2
     fashion = PRESETS["fashion-256"][1]
-    assert (f"--dataset fashion-mnist: preset fashion-256: hidden 256, epochs {fashion['epochs']}, batch-size "
-            f"{fashion['batch_size']}, lr {fashion['lr']}, schedule {fashion['schedule']}") in text
+    assert (f"--dataset fashion-mnist: preset fashion-256: schedule {fashion['schedule']}, warmup-epochs 1, "
+            f"dropout 0, epochs {fashion['epochs']}, batch-size {fashion['batch_size']}") in text
 
 
 def test_a_presets_warm_up_fits_the_run_asked_for(capsys):
@@ -596,3 +596,69 @@ def test_train_command_reads_as_named_steps():
     assert len(source.splitlines()) <= 30, len(source.splitlines())
     for step in ("_plan(", "_restore(", "_callbacks(", "_diverged(", "_save_outputs(", "_report("):
         assert step in source
+
+
+def _help_text(capsys) -> str:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    return capsys.readouterr().out
+
+
+def _resolved(*argv: str) -> dict:
+    """The configuration `glassnet train argv...` would run, through the command line's own parsing."""
+    from glassnet.cli.common import config_from_args
+    from glassnet.cli.main import build_parser
+
+    return config_from_args(build_parser().parse_args(["train", *argv])).to_dict()
+
+
+def _as_config_value(text: str, like):
+    if isinstance(like, (list, tuple)):
+        return [int(v) for v in text.split(",")]
+    if isinstance(like, bool) or like is None:
+        return text
+    return type(like)(float(text)) if isinstance(like, (int, float)) else text
+
+
+def test_every_default_in_help_is_the_one_a_plain_train_uses(capsys):
+    """Each '(default X)' of an option that sets the configuration equals what `glassnet train` resolves to."""
+    from glassnet.cli.common import CONFIG_KEYS
+
+    text = _help_text(capsys)
+    entries = re.split(r"\n(?=  -)", text[text.index("options:"):text.index("Defaults come from a preset")])
+    plain = _resolved()
+    checked = 0
+    for entry in entries:
+        entry = " ".join(entry.split())
+        option = re.match(r"(?:-\w, )?(--[a-z0-9-]+)", entry)
+        default = re.search(r"\(default ([^;) ]+)", entry)
+        if option is None or default is None or option.group(1)[2:].replace("-", "_") not in CONFIG_KEYS:
+            continue
+        key = option.group(1)[2:].replace("-", "_")
+        assert _as_config_value(default.group(1), plain[key]) == plain[key], (key, default.group(1), plain[key])
+        checked += 1
+    assert checked >= 15, checked
+
+
+def test_help_names_what_each_dataset_runs_with(capsys):
+    """--dataset fashion-mnist silently switched preset (cosine, batch 128, and dropout 0 where --help said 0.2);
+    kmnist and a folder ran with hidden 128 and lr 0.1 that --help showed nowhere."""
+    from glassnet.data.datasets import DATASET_NAMES
+
+    text = _help_text(capsys)
+    epilog = " ".join(text[text.index("Defaults come from a preset"):].split())
+    plain = _resolved()
+    for dataset, argv in [(d, ["--dataset", d]) for d in DATASET_NAMES] + [("FOLDER", ["--dataset", "some/folder"])]:
+        match = re.search(rf"--dataset {re.escape(dataset)}: (?:preset \S+|no preset): (.*?)(?= --dataset | --print)",
+                          epilog)
+        assert match, dataset
+        expected = dict(plain)
+        if match.group(1) != "the defaults above":
+            for item in match.group(1).split(", "):
+                key, value = item.split(" ")
+                key = key.replace("-", "_")
+                expected[key] = _as_config_value(value, plain[key])
+        resolved = _resolved(*argv)
+        for key in ("dataset", "data_dir", "download"):
+            expected[key] = resolved[key]
+        assert expected == resolved, dataset
