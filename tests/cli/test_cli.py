@@ -662,3 +662,30 @@ def test_help_names_what_each_dataset_runs_with(capsys):
         for key in ("dataset", "data_dir", "download"):
             expected[key] = resolved[key]
         assert expected == resolved, dataset
+def test_class_weight_balanced_or_from_a_file(tmp_path, capsys):
+    """--class-weight balanced|FILE (scikit-learn #9113): the loss gets one weight per class."""
+    from glassnet.train.experiment import class_weights, preset_config, prepare
+
+    prep = prepare(preset_config(None, class_weight="balanced", hidden=(8,)))
+    counts = np.bincount(prep.y_train, minlength=10)
+    np.testing.assert_allclose(prep.loss.class_weights, counts.sum() / (10 * counts))
+    path = tmp_path / "w.txt"
+    path.write_text("[1, 1, 1, 1, 1, 1, 1, 1, 1, 5]")
+    np.testing.assert_array_equal(class_weights(preset_config(None, class_weight=str(path)), prep.y_train, 10),
+                                  [1] * 9 + [5])
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "1", "-q", "--class-weight", str(path))
+    assert status == 0
+    path.write_text("1 2")
+    status, out, err = run(capsys, "train", *SMALL, "--epochs", "1", "-q", "--class-weight", str(path))
+    assert status == 2 and "holds 2 values; 10 finite numbers >= 0 are needed" in err
+
+
+def test_one_activation_per_hidden_layer_from_the_command_line(tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    status, out, err = run(capsys, "train", "--hidden", "16,8", "--activation", "relu,tanh", "--epochs", "1", "-q",
+                           "-o", str(path))
+    assert status == 0 and "Activation(relu)" in out and "Activation(tanh)" in out
+    status, out, err = run(capsys, "train", "--hidden", "16", "--activation", "relu,tanh", "--epochs", "1", "-q")
+    assert status == 2 and "2 activations ['relu', 'tanh'] for 1 hidden layer(s)" in err
+    status, out, err = run(capsys, "train", "--activation", "relu,swoosh", "-q")
+    assert status == 2 and "invalid choice: 'relu,swoosh'" in err

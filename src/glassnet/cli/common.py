@@ -16,7 +16,8 @@ __all__ = ["CONFIG_KEYS", "config_from_args", "load", "scaled", "saved_run", "sa
 
 #: the options that are fields of :class:`~glassnet.train.experiment.TrainConfig`
 CONFIG_KEYS = (
-    "preset", "dataset", "data_dir", "download", "hidden", "activation", "loss", "label_smoothing", "optimizer", "lr",
+    "preset", "dataset", "data_dir", "download", "hidden", "activation", "loss", "label_smoothing", "class_weight",
+    "optimizer", "lr",
     "momentum", "weight_decay", "schedule", "warmup_epochs", "l2", "dropout", "norm", "epochs", "val_split",
     "early_stopping", "clip_norm", "scaling", "dtype", "seed", "batch_size",
 )

@@ -92,6 +92,14 @@ def batch_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1 or 'full', got {text!r}") from None
 
 
+class ActivationChoices(list):
+    """The registered activations as argparse choices (for --help and completion) that also accept a
+    comma-separated list of them, one per hidden layer."""
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and all(list.__contains__(self, v.strip()) for v in value.split(","))
+
+
 def threads_option(text: str) -> str | int:
     """``auto`` or a positive integer (``--threads``)."""
     if text == "auto":
@@ -174,10 +182,15 @@ def model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=positive_int_list,
                    help=f"hidden layer sizes, e.g. 256,128, or 'none' for no hidden layer "
                    f"(default {','.join(map(str, defaults.hidden))})")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), help=f"hidden activation (default {defaults.activation})")
+    p.add_argument("--activation", choices=ActivationChoices(sorted(ACTIVATIONS)),
+                   help=f"hidden activation: one for all hidden layers, or one per layer separated by commas "
+                   f"(relu,tanh) (default {defaults.activation})")
     p.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default {defaults.loss})")
     p.add_argument("--label-smoothing", type=fraction,
                    help=f"label smoothing for cross-entropy, in [0, 1) (default {defaults.label_smoothing:g})")
+    p.add_argument("--class-weight", metavar="balanced|FILE",
+                   help="weight each class in the loss: balanced = n / (k count_c) from the training labels, or a "
+                   "file of one weight per class (default none)")
     p.add_argument("--l2", type=nonneg_float, help=f"L2 strength lambda in lambda/(2m) * sum W^2 (default {defaults.l2:g})")
     p.add_argument("--dropout", type=fraction,
                    help=f"dropout rate after each hidden layer, in [0, 1) (default {defaults.dropout:g})")

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -58,7 +58,9 @@ from glassnet.core.activations import get_activation
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.validate import check_int, check_number
 from glassnet.nn.losses import SoftmaxCrossEntropy, as_target_matrix
+from glassnet.nn.layers import Activation
 from glassnet.nn.model import Sequential, mlp
+from glassnet.nn.objective import l2_penalty
 from glassnet.core.numerics import log_softmax, softmax
 from glassnet.optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from glassnet.train.loop import EpochRecord, TrainState, stratified_split
@@ -213,6 +215,15 @@ class _SklearnStopping:
             return float(np.average(hits, weights=w_val))
         return float(np.mean(hits))
 
+    def _validation_loss(self) -> float:
+        """The held-out samples' loss as ``loss_curve_`` measures the training one: cross-entropy (weighted
+        mean with sample weights) plus ``alpha/(2 n_val) sum W^2``."""
+        X_val, y_val, w_val = self.validation
+        log_p = log_softmax(self.model(X_val).astype(np.float64))
+        per_sample = -log_p[np.arange(y_val.size), y_val]
+        data = float(np.average(per_sample, weights=w_val)) if w_val is not None and w_val.sum() > 0 else float(np.mean(per_sample))
+        return data + l2_penalty(self.model, float(self.est.alpha), y_val.size, "mean")
+
     def on_epoch_end(self, record: EpochRecord, state: TrainState) -> bool:
         est = self.est
         self.epochs += 1
@@ -222,6 +233,7 @@ class _SklearnStopping:
         if self.validation is not None:
             score = self._validation_score()
             est.validation_scores_.append(score)
+            est.validation_loss_curve_.append(self._validation_loss())
             if est.verbose:
                 print(f"Validation score: {score:f}")
             if score < est.best_validation_score_ + est.tol:
@@ -252,7 +264,7 @@ class _SklearnStopping:
 
 
 # ----------------------------------------------------------------------------- the estimator
-class GlassnetClassifier(ClassifierMixin, BaseEstimator):
+class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """A multilayer-perceptron classifier trained by glassnet, with scikit-learn's interface.
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a
@@ -264,9 +276,10 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : int or sequence of int, default=(100,)
         Width of each hidden layer; ``()`` is multinomial logistic regression.
-    activation : str, default="relu"
+    activation : str or sequence of str, default="relu"
         Any name in ``glassnet.core.activations.ACTIVATIONS``; scikit-learn's
-        ``"logistic"`` means ``"sigmoid"``.
+        ``"logistic"`` means ``"sigmoid"``.  A sequence gives one per hidden
+        layer (``("relu", "tanh")``; scikit-learn PR #10097).
     optimizer : str, default="adam"
         Any name in ``glassnet.optim.OPTIMIZERS`` ("sgd", "nesterov", "adam",
         "adamw", "rmsprop", "adagrad"), with its default hyperparameters apart
@@ -310,6 +323,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         sample is predicted, as scikit-learn's common checks require.
     verbose : bool, default=False
         Print the loss (and validation score) after each epoch.
+    class_weight : dict, "balanced" or None, default=None
+        Weights that multiply the sample weights of each class (scikit-learn's
+        convention, #9113): ``"balanced"`` is ``n_samples / (n_classes * count_c)``,
+        a dict ``{label: weight}`` sets some (the others 1).  The loss is then the
+        weighted mean.
 
     Attributes
     ----------
@@ -330,6 +348,10 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         Training samples seen in total (epochs times samples).
     best_loss_ : float or None
         Lowest training loss (None with early stopping).
+    validation_loss_curve_ : list of float or None
+        With early stopping: the held-out samples' loss after each epoch, measured
+        as ``loss_curve_`` is (cross-entropy plus the L2 term), next to it
+        (scikit-learn #18507); None without.
     validation_scores_ : list of float or None
         Validation accuracy after each epoch (None without early stopping).
     best_validation_score_ : float or None
@@ -357,6 +379,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         random_state: Any = None,
         dtype: str = "float64",
         verbose: bool = False,
+        class_weight: dict | str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -376,6 +399,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.class_weight = class_weight
 
     # ------------------------------------------------------------------ parameters
     def _architecture(self) -> tuple:
@@ -389,7 +413,11 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(f"hidden_layer_sizes must be an int or a sequence of ints, got {sizes!r}") from None
         if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes):
             raise ConfigError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
-        activation = get_activation(_ACTIVATION_ALIASES.get(self.activation, self.activation)).name
+        names = self.activation if isinstance(self.activation, (list, tuple)) else [self.activation]
+        if len(names) not in (1, len(sizes)):
+            raise ConfigError(f"activation: {len(names)} names for {len(sizes)} hidden layers; give one, or one per layer")
+        activation = tuple(get_activation(_ACTIVATION_ALIASES.get(a, a)).name for a in names)
+        activation = activation[0] if len(activation) == 1 else activation
         dropout = check_number("dropout", self.dropout, low=0.0, high=1.0, high_open=True)
         try:
             dtype = np.dtype(self.dtype)
@@ -472,6 +500,7 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
                     f"parameters now ask for {arch}; set warm_start=False to start afresh"
                 )
         labels = _encode(y, class_labels)
+        sample_weight = self._with_class_weight(labels, class_labels, sample_weight)
         if sample_weight is not None and not incremental:
             positive = np.unique(labels[sample_weight > 0])
             if positive.size < 2:
@@ -561,15 +590,55 @@ class GlassnetClassifier(ClassifierMixin, BaseEstimator):
             )
         return self
 
+    def _with_class_weight(self, labels: np.ndarray, class_labels: np.ndarray,
+                           sample_weight: np.ndarray | None) -> np.ndarray | None:
+        """``class_weight`` multiplies the sample weights, scikit-learn's convention: ``"balanced"`` gives class c
+        the weight ``n_samples / (n_classes * count_c)``, a dict ``{label: weight}`` its own (others 1)."""
+        cw = self.class_weight
+        if cw is None:
+            return sample_weight
+        k = class_labels.size
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ConfigError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
+            counts = np.bincount(labels, minlength=k).astype(np.float64)
+            per_class = np.where(counts > 0, labels.size / (k * np.maximum(counts, 1)), 0.0)
+        elif isinstance(cw, dict):
+            unknown = [c for c in cw if c not in set(class_labels.tolist())]
+            if unknown:
+                raise ConfigError(f"class_weight names labels that are not classes: {unknown!r}")
+            per_class = np.array([float(cw.get(c, 1.0)) for c in class_labels.tolist()])
+            if not np.all(np.isfinite(per_class)) or np.any(per_class < 0):
+                raise ConfigError("class_weight values must be finite and >= 0")
+        else:
+            raise ConfigError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
+        weights = per_class[labels]
+        return weights if sample_weight is None else sample_weight * weights
+
+    def transform(self, X) -> np.ndarray:
+        """The last hidden layer's activations, ``(n_samples, hidden_layer_sizes[-1])`` (float64): the features the
+        output layer classifies, e.g. for a pipeline or a plot (scikit-learn #8291)."""
+        check_is_fitted(self)
+        X = self.model_.check_input(_validate_data(self, X, dtype=(np.float64, np.float32), reset=False))
+        last = max(i for i, layer in enumerate(self.model_.layers) if isinstance(layer, Activation))
+        chunks = []
+        for start in range(0, X.shape[0], _PREDICT_CHUNK):
+            captured: list[np.ndarray] = []
+            self.model_.forward(X[start : start + _PREDICT_CHUNK], capture=captured)
+            chunks.append(captured[last])
+        return np.concatenate(chunks).astype(np.float64, copy=False)
+
     def _reset_stopping_memory(self) -> None:
         self._no_improvement_count = 0
         self._best_params = None
         if self.early_stopping:
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -math.inf
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
             self.best_loss_ = math.inf
 

@@ -298,7 +298,7 @@ def _copy_into(live: dict[str, np.ndarray], values: dict[str, np.ndarray], what:
 
 def mlp(
     sizes: Sequence[int],
-    activation: str | ActivationFunction = "relu",
+    activation: str | ActivationFunction | Sequence[str | ActivationFunction] = "relu",
     *,
     dropout: float = 0.0,
     norm: str | None = None,
@@ -310,6 +310,8 @@ def mlp(
     """Build ``Dense [-> norm] -> activation [-> Dropout]`` for each hidden size, then a final Dense.
 
     ``sizes = [n_in, h1, ..., n_out]``; e.g. ``mlp([784, 256, 128, 10])``.
+    ``activation`` is one activation for every hidden layer, or one per hidden layer
+    (``mlp([784, 256, 128, 10], ["relu", "tanh"])``; the string ``"relu,tanh"`` too).
     ``norm="batch"`` or ``"layer"`` puts a :class:`~glassnet.nn.norm.BatchNorm`
     or :class:`~glassnet.nn.norm.LayerNorm` between each hidden Dense and its
     activation (where the original batch-normalisation paper puts it);
@@ -335,9 +337,9 @@ def mlp(
     if norm is not None and norm != "none" and norm not in NORMS:
         raise ConfigError(f"norm must be one of {', '.join(['none', *NORMS])}, got {norm!r}")
     norm_layer = NORMS.get(norm) if isinstance(norm, str) else None
-    act = get_activation(activation)
+    acts = _per_layer(activation, len(sizes) - 2)
     layers: list[Layer] = []
-    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+    for (n_in, n_out), act in zip(zip(sizes[:-2], sizes[1:-1]), acts):
         layers.append(Dense(n_in, n_out, init=init))
         if norm_layer is not None:
             layers.append(norm_layer(n_out))
@@ -350,3 +352,15 @@ def mlp(
     elif output == "log_softmax":
         layers.append(LogSoftmax())
     return Sequential(layers, rng=rng, dtype=dtype)
+
+
+def _per_layer(activation: Any, n_hidden: int) -> list[ActivationFunction]:
+    """One activation per hidden layer from one activation, a sequence, or a comma-separated string."""
+    if isinstance(activation, str) and "," in activation:
+        activation = [a.strip() for a in activation.split(",")]
+    if isinstance(activation, (list, tuple)):
+        if len(activation) != n_hidden:
+            raise ConfigError(f"{len(activation)} activations {list(map(str, activation))} for {n_hidden} hidden "
+                              f"layer(s): give one for all, or one per hidden layer")
+        return [get_activation(a) for a in activation]
+    return [get_activation(activation)] * n_hidden

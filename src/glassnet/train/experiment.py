@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
@@ -40,6 +41,8 @@ class TrainConfig:
     activation: str = "relu"
     loss: str = "softmax_cross_entropy"
     label_smoothing: float = 0.0
+    #: None, "balanced" (n / (k count_c) per class, from the training labels) or a file of one weight per class
+    class_weight: str | None = None
     optimizer: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
@@ -197,9 +200,38 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> Optimizer:
     return get_optimizer(config.optimizer, **kwargs)
 
 
-def build_loss(config: TrainConfig):
-    """The loss the configuration names, with its label smoothing."""
+def class_weights(config: TrainConfig, y_train: np.ndarray, n_classes: int) -> np.ndarray | None:
+    """``config.class_weight`` as one weight per class: "balanced" is ``n / (k count_c)`` (scikit-learn's
+    rule) on the training labels; otherwise the path of a text file of ``k`` numbers (commas, spaces or
+    newlines between them, or a JSON list)."""
+    spec = config.class_weight
+    if spec is None:
+        return None
+    if spec == "balanced":
+        counts = np.bincount(np.asarray(y_train, dtype=np.int64).reshape(-1), minlength=n_classes).astype(np.float64)
+        return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+    path = Path(spec)
+    if not path.is_file():
+        raise ConfigError(f"class weights: {spec} is neither 'balanced' nor a file")
+    text = path.read_text(encoding="utf-8")[:100_000].replace("[", " ").replace("]", " ").replace(",", " ")
+    try:
+        weights = np.array([float(v) for v in text.split()])
+    except ValueError:
+        raise ConfigError(f"class weights: {spec} must hold {n_classes} numbers") from None
+    if weights.shape != (n_classes,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ConfigError(f"class weights: {spec} holds {weights.size} values; {n_classes} finite numbers >= 0 "
+                          "are needed, one per class")
+    return weights
+
+
+def build_loss(config: TrainConfig, weights: np.ndarray | None = None):
+    """The loss the configuration names, with its label smoothing (and ``weights``, one per class)."""
     kwargs: dict[str, Any] = {}
+    if weights is not None:
+        if not accepts(lookup(LOSSES, "loss", config.loss), "class_weights"):
+            weighted = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, "class_weights")))
+            raise ConfigError(f"class weights apply to the losses {weighted}, not {config.loss!r}")
+        kwargs["class_weights"] = weights
     if config.label_smoothing:
         if not accepts(lookup(LOSSES, "loss", config.loss), "label_smoothing"):
             smoothable = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, "label_smoothing")))
@@ -241,7 +273,8 @@ def prepare(config: TrainConfig, *, progress: bool = False, dataset: Any = None)
     model = build_model(config, X_train.shape[1], len(ds.class_names), rng)
     n_fit = X_train.shape[0] - (int(round(config.val_split * X_train.shape[0])) if config.val_split else 0)
     optimizer = build_optimizer(config, max(1, math.ceil(n_fit / (config.batch_size or n_fit))))
-    return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, build_loss(config), optimizer, rng)
+    loss = build_loss(config, class_weights(config, ds.y_train, len(ds.class_names)))
+    return Prepared(config, ds, scaler, X_train, ds.y_train, X_test, ds.y_test, model, loss, optimizer, rng)
 
 
 def train(prep: Prepared, *, callbacks: Sequence[Any] = (), state: TrainState | None = None,
