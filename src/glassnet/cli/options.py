@@ -190,7 +190,7 @@ def model_options(p: argparse.ArgumentParser) -> None:
                    help=f"label smoothing for cross-entropy, in [0, 1) (default {defaults.label_smoothing:g})")
     p.add_argument("--class-weight", metavar="balanced|FILE",
                    help="weight each class in the loss: balanced = n / (k count_c) from the training labels, or a "
-                   "file of one weight per class (default none)")
+                   "file of one weight per class; without it every class weighs 1")
     p.add_argument("--l2", type=nonneg_float, help=f"L2 strength lambda in lambda/(2m) * sum W^2 (default {defaults.l2:g})")
     p.add_argument("--dropout", type=fraction,
                    help=f"dropout rate after each hidden layer, in [0, 1) (default {defaults.dropout:g})")
