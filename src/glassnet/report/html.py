@@ -204,6 +204,27 @@ def grad_norm_figure(history: History, layer_names: dict[str, str] | None = None
     return _png(fig)
 
 
+def lr_find_figure(result: "LRFind") -> bytes:
+    """Loss (raw and smoothed) against the learning rate, log scale, with the suggestion marked."""
+    fig = _figure_class()(figsize=(7, 3.6))
+    ax = fig.subplots()
+    n = len(result.smoothed)
+    ax.plot(result.lrs[:n], result.losses[:n], color="lightgrey", label="loss of each step")
+    ax.plot(result.lrs[:n], result.smoothed, label="smoothed")
+    if math.isfinite(result.suggestion):
+        ax.axvline(result.suggestion, color="tab:red", linestyle=":", label=f"suggested lr {result.suggestion:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    finite = [v for v in result.smoothed if math.isfinite(v)]
+    if finite:
+        ax.set_ylim(min(finite) * 0.9, min(max(finite), 1.5 * finite[0]) * 1.05)  # the start visible, not the blow-up
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("learning-rate range test")
+    return _png(fig)
+
+
 def gradcheck_table_html(report: GradcheckReport) -> str:
     """The gradient check's per-tensor table as an HTML table, failing rows marked."""
     head = ("tensor", "layer", "shape", "checked", "kinks", "|analytic|", "|numeric|", "ratio", "max rel err", "verdict")
@@ -294,6 +315,7 @@ def build_report(
     findings: Sequence[Any] = (),
     title: str = "glassnet report",
     summary: Sequence[tuple[str, str]] = (),
+    lr_find: Any = None,
 ) -> Report:
     """Assemble the report of a trained model.
 
@@ -306,7 +328,8 @@ def build_report(
     y_test = np.asarray(y_test)
     names = [str(n) for n in class_names]
     probs = model.predict_proba(X_test)  # (n, k) probabilities for every output kind, (n, 2) for one sigmoid column
-    run = _Run(model, y_test, names, probs, probs.argmax(axis=1), history, images, gradcheck_report, tuple(findings))
+    run = _Run(model, y_test, names, probs, probs.argmax(axis=1), history, images, gradcheck_report, tuple(findings),
+               lr_find)
     hits = int(np.sum(run.pred == y_test))
     report = Report(title, [*summary, ("test accuracy", f"{hits / y_test.size:.4f} ({hits} of {y_test.size})")])
     for section in SECTIONS:
@@ -333,6 +356,7 @@ class _Run:
     images: np.ndarray | None
     gradcheck_report: GradcheckReport | None
     findings: tuple[Any, ...]
+    lr_find: Any = None  # a glassnet.train.lr_find.LRFind, when the report is given one
 
     @property
     def image_shape(self) -> tuple[int, ...] | None:
@@ -395,6 +419,17 @@ def _gradcheck_section(run: _Run) -> Section | None:
              f"{run.gradcheck_report.subject or 'a batch of test data'}.")
 
 
+def _lr_find_section(run: _Run) -> Section | None:
+    if run.lr_find is None:
+        return None
+    r = run.lr_find
+    return Section(
+        "Learning-rate range test", lr_find_figure(r), alt="loss against learning rate",
+        note=f"One pass with the rate growing exponentially (glassnet lr-find); suggested rate {r.suggestion:.3g} "
+             f"(steepest descent of the smoothed loss), lowest loss at {10 * r.min_loss_lr:.3g}"
+             + (f", diverged at {r.diverged_at:.3g}" if r.diverged_at else "") + ".")
+
+
 def _doctor_section(run: _Run) -> Section:
     findings_html = ("<p>No problems found.</p>" if not run.findings else
                      "<ul>" + "".join(f"<li><pre>{html.escape(str(f))}</pre></li>" for f in run.findings) + "</ul>")
@@ -405,5 +440,5 @@ def _doctor_section(run: _Run) -> Section:
 #: the report's sections in page order; each draws one Section (or None to leave it out) from the run.
 SECTIONS: tuple[Callable[[_Run], Section | None], ...] = (
     _loss_section, _confusion_section, _misclassified_section, _first_layer_section,
-    _grad_norm_section, _gradcheck_section, _doctor_section,
+    _grad_norm_section, _lr_find_section, _gradcheck_section, _doctor_section,
 )

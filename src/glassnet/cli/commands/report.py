@@ -18,6 +18,8 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--debug", **DEBUG)
     r.add_argument("model", type=Path, help="a model file written by glassnet train -o")
     r.add_argument("-o", "--output", type=Path, help="the HTML file to write (default: MODEL with .html)")
+    r.add_argument("--lr-find", type=Path, metavar="FILE.json",
+                   help="include a learning-rate range test written by glassnet lr-find -o FILE.json")
     saved_data_options(r)
     r.add_argument("--batch", type=positive_int, default=16,
                    help="test samples in the gradient check (default 16)")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     page = build_report(model, X_test=X, y_test=ds.y_test, class_names=model.meta.get("class_names") or ds.class_names,
                         history=history, images=images, gradcheck_report=check,
                         findings=examine_model(model, X, ds.y_test, history),
-                        title=f"glassnet report: {args.model.name}", summary=summary)
+                        title=f"glassnet report: {args.model.name}", summary=summary, lr_find=_lr_find(args))
     atomic_write_text(output, render_html(page))
     print(f"report written to {output} ({page.n_figures} figures, gradient check "
           f"{'passed' if check.passed else 'FAILED'})")
@@ -74,3 +76,19 @@ register(Command(
     run=run,
     order=80,
 ))
+
+
+def _lr_find(args: argparse.Namespace):
+    """The --lr-find result, read back (bounded: a JSON file of at most 16 MiB)."""
+    if args.lr_find is None:
+        return None
+    import json
+
+    from glassnet.train.lr_find import LRFind
+
+    if not args.lr_find.is_file() or args.lr_find.stat().st_size > 16 * 2**20:
+        raise ConfigError(f"--lr-find {args.lr_find}: not a glassnet lr-find result file")
+    try:
+        return LRFind.from_dict(json.loads(args.lr_find.read_text(encoding="utf-8")))
+    except ValueError as exc:
+        raise ConfigError(f"--lr-find {args.lr_find}: {exc}") from None
