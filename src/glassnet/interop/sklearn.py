@@ -17,8 +17,8 @@ The work is done by glassnet's own pieces: :func:`glassnet.nn.model.mlp` builds
 the network (``model_``), :func:`glassnet.train.fit` runs the epochs,
 :func:`glassnet.optim.get_optimizer` makes the optimizer and
 :class:`glassnet.nn.losses.SoftmaxCrossEntropy` is the loss (with
-:class:`SampleWeightedSoftmaxCrossEntropy`, defined here, when ``fit`` is
-given ``sample_weight``).  What this module adds is the scikit-learn side:
+:class:`glassnet.nn.losses.SampleWeightedSoftmaxCrossEntropy` when ``fit`` is
+given ``sample_weight`` or ``class_weight``).  What this module adds is the scikit-learn side:
 input validation, the mapping between class labels and output columns,
 random-state handling and the stopping rule of ``MLPClassifier``
 (``tol``/``n_iter_no_change``, optionally on a held-out validation score).
@@ -57,7 +57,7 @@ from glassnet.core.registry import lookup
 from glassnet.core.activations import get_activation
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.validate import check_int, check_number
-from glassnet.nn.losses import SoftmaxCrossEntropy, as_target_matrix
+from glassnet.nn.losses import SampleWeightedSoftmaxCrossEntropy, SoftmaxCrossEntropy, as_target_matrix
 from glassnet.nn.layers import Activation
 from glassnet.nn.model import Sequential, mlp
 from glassnet.nn.objective import l2_penalty
@@ -75,60 +75,6 @@ _PREDICT_CHUNK = 4096
 
 
 # ----------------------------------------------------------------------------- sample weights
-class SampleWeightedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
-    """Softmax cross-entropy with a weight per sample, the weighted mean over the batch.
-
-    The targets carry the weights: row ``i`` is ``s_i * t_i`` with ``t_i`` the
-    one-hot (or probability) row of sample ``i`` and ``s_i >= 0`` its weight,
-    so the weight is the row sum and travels with the row through shuffling
-    and batching (:func:`weighted_target_rows` builds them).  With label
-    smoothing ``eps`` the smoothed row is ``t'_i = (1 - eps) t_i + eps / k``
-    and, for logits ``Z : (m, k)``, ``p_i = softmax(z_i)``::
-
-        J     = -(1 / S) sum_i s_i sum_c t'_ic log p_ic        S = sum_i s_i
-        dJ/dz_i = s_i (p_i - t'_i) / S
-
-    That is the base class's ``J = -(1/D) sum A log p`` with the coefficient
-    rows multiplied by the weights, ``A_i = s_i t'_i``, and ``D = S`` (the
-    batch's total weight, as scikit-learn's ``MLPClassifier`` divides by);
-    the base class's gradient ``p * sum_c A_ic - A`` is then exactly the line
-    above.  All weights 1 gives the plain mean; an integer weight counts the
-    sample that many times; scaling every weight by the same factor changes
-    nothing.  A batch whose weights are all zero has ``J = 0`` and a zero
-    gradient.  ``reduction="sum"`` gives ``D = 1``.
-
-    Worked example: ``z = (0, 0)`` for both samples, classes 0 and 1,
-    weights 1 and 3: both per-sample losses are ``log 2``, so ``J = log 2``,
-    and ``dJ/dz = ((0.5 - 1, 0.5) / 4, 3 (0.5, 0.5 - 1) / 4)
-    = ((-0.125, 0.125), (0.375, -0.375))``.
-    """
-
-    name = "sample_weighted_softmax_cross_entropy"
-
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
-        super().__init__(reduction=reduction, label_smoothing=label_smoothing)
-
-    def config(self) -> dict[str, Any]:
-        return {"reduction": self.reduction, "label_smoothing": self.label_smoothing}
-
-    def _coefficients(self, targets: np.ndarray, n_classes: int, dtype) -> tuple[np.ndarray, float]:
-        rows = np.asarray(targets)
-        if rows.ndim != 2:
-            raise ShapeError(
-                f"{self.name} expects target rows (m, k) = sample weight * one-hot row, got shape {rows.shape}"
-            )
-        weighted = as_target_matrix(rows, n_classes, dtype)
-        if np.any(weighted < 0):
-            raise DataError(f"{self.name}: target rows must be non-negative (weight times a probability row)")
-        weights = np.sum(weighted, axis=1, keepdims=True)  # (m, 1): s_i
-        eps = self.label_smoothing
-        coef = (1.0 - eps) * weighted + (eps / n_classes) * weights if eps else weighted
-        if self.reduction == "sum":
-            return coef, 1.0
-        total = float(np.sum(weights, dtype=np.float64))
-        return coef, (total if total > 0.0 else 1.0)
-
-
 def weighted_target_rows(
     labels: np.ndarray, sample_weight: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float64
 ) -> np.ndarray:

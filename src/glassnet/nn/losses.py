@@ -33,6 +33,7 @@ __all__ = [
     "get_loss",
     "as_target_matrix",
     "SoftmaxCrossEntropy",
+    "SampleWeightedSoftmaxCrossEntropy",
     "CrossEntropy",
     "NLLLoss",
     "BinaryCrossEntropyWithLogits",
@@ -246,6 +247,62 @@ class SoftmaxCrossEntropy(_WeightedCrossEntropyBase):
         grad[rows, labels] -= 1
         grad /= D
         return value, grad
+
+
+class SampleWeightedSoftmaxCrossEntropy(SoftmaxCrossEntropy):
+    """Softmax cross-entropy with a weight per sample, the weighted mean over the batch.
+
+    Not in ``LOSSES``: its targets are weighted rows, not labels, so it is built in code (the
+    scikit-learn estimator uses it for ``sample_weight`` and ``class_weight``).  The targets carry the
+    weights: row ``i`` is ``s_i * t_i`` with ``t_i`` the
+    one-hot (or probability) row of sample ``i`` and ``s_i >= 0`` its weight,
+    so the weight is the row sum and travels with the row through shuffling
+    and batching (:func:`weighted_target_rows` builds them).  With label
+    smoothing ``eps`` the smoothed row is ``t'_i = (1 - eps) t_i + eps / k``
+    and, for logits ``Z : (m, k)``, ``p_i = softmax(z_i)``::
+
+        J     = -(1 / S) sum_i s_i sum_c t'_ic log p_ic        S = sum_i s_i
+        dJ/dz_i = s_i (p_i - t'_i) / S
+
+    That is the base class's ``J = -(1/D) sum A log p`` with the coefficient
+    rows multiplied by the weights, ``A_i = s_i t'_i``, and ``D = S`` (the
+    batch's total weight, as scikit-learn's ``MLPClassifier`` divides by);
+    the base class's gradient ``p * sum_c A_ic - A`` is then exactly the line
+    above.  All weights 1 gives the plain mean; an integer weight counts the
+    sample that many times; scaling every weight by the same factor changes
+    nothing.  A batch whose weights are all zero has ``J = 0`` and a zero
+    gradient.  ``reduction="sum"`` gives ``D = 1``.
+
+    Worked example: ``z = (0, 0)`` for both samples, classes 0 and 1,
+    weights 1 and 3: both per-sample losses are ``log 2``, so ``J = log 2``,
+    and ``dJ/dz = ((0.5 - 1, 0.5) / 4, 3 (0.5, 0.5 - 1) / 4)
+    = ((-0.125, 0.125), (0.375, -0.375))``.
+    """
+
+    name = "sample_weighted_softmax_cross_entropy"
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        super().__init__(reduction=reduction, label_smoothing=label_smoothing)
+
+    def config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction, "label_smoothing": self.label_smoothing}
+
+    def _coefficients(self, targets: np.ndarray, n_classes: int, dtype) -> tuple[np.ndarray, float]:
+        rows = np.asarray(targets)
+        if rows.ndim != 2:
+            raise ShapeError(
+                f"{self.name} expects target rows (m, k) = sample weight * one-hot row, got shape {rows.shape}"
+            )
+        weighted = as_target_matrix(rows, n_classes, dtype)
+        if np.any(weighted < 0):
+            raise DataError(f"{self.name}: target rows must be non-negative (weight times a probability row)")
+        weights = np.sum(weighted, axis=1, keepdims=True)  # (m, 1): s_i
+        eps = self.label_smoothing
+        coef = (1.0 - eps) * weighted + (eps / n_classes) * weights if eps else weighted
+        if self.reduction == "sum":
+            return coef, 1.0
+        total = float(np.sum(weights, dtype=np.float64))
+        return coef, (total if total > 0.0 else 1.0)
 
 
 @register
