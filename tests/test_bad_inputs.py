@@ -170,8 +170,16 @@ def make_workspace(root: Path) -> Path:
                            "--checkpoint-dir", str(root / "ck-cosine")])
     assert status == 0, "the checkpointed cosine run failed"
 
-    # user modules for gradcheck --module
+    # user modules for gradcheck --module, user cost functions for gradcheck --function (issue 12)
     (root / "nothing.py").write_text("width = 3\n")
+    (root / "raises.py").write_text("import numpy as np\nparams = [np.ones(3)]\n\ndef cost(p):\n"
+                                   "    return float(p[0] @ np.ones(4)), p\n")
+    (root / "short.py").write_text("import numpy as np\nparams = [np.ones(3), np.ones((2, 3))]\n\ndef cost(p):\n"
+                                  "    return 1.0, [p[0]]\n")
+    (root / "logzero.py").write_text("import numpy as np\nparams = {'w': np.zeros(2)}\n\ndef cost(p):\n"
+                                    "    with np.errstate(divide='ignore'):\n"
+                                    "        return float(-np.log(p['w'] @ np.zeros(2))), p\n")
+    (root / "noparams.py").write_text("def cost(p):\n    return 0.0, p\n")
 
     # hostile files (issue 14), small versions of the reported ones
     hostile.overlapping_zip_bomb(root / "bomb.npz", n_members=24, inner_bytes=2**16)
@@ -564,6 +572,16 @@ CASES: list[Case] = [
     Case("glassnet gradcheck", "`--module` a file that defines nothing to check",
          cli("gradcheck", "--module", "W/nothing.py"), CLI,
          "defines no `layer` (Layer), `loss` (Loss) or `model` (Sequential) to check"),
+    Case("glassnet gradcheck", "`--function` whose code raises", cli("gradcheck", "--function", "W/raises.py:cost"),
+         CLI, "your function raised ValueError: matmul"),
+    Case("glassnet gradcheck", "`--function` returning fewer gradients than parameters",
+         cli("gradcheck", "--function", "W/short.py:cost"), CLI, "grads has 1 arrays, params has 2"),
+    Case("glassnet gradcheck", "`--function` whose J is log(0)", cli("gradcheck", "--function", "W/logzero.py:cost"),
+         CLI, "J is inf at these parameters: a log of 0"),
+    Case("glassnet gradcheck", "`--function` in a file without `params`",
+         cli("gradcheck", "--function", "W/noparams.py:cost"), CLI, "defines no `params`"),
+    Case("glassnet gradcheck", "`--function` naming a function the file lacks",
+         cli("gradcheck", "--function", "W/noparams.py:nnCost"), CLI, "defines no function 'nnCost'"),
     Case("glassnet explain", "an unknown topic", cli("explain", "backprop"), CLI, "unknown explain topic 'backprop'"),
 ]
 
