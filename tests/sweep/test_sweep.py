@@ -123,3 +123,17 @@ def test_a_bad_search_space_is_one_error_line(tmp_path, capsys, monkeypatch, arg
     assert main(["sweep", *argv, *SMALL]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("glassnet: error: ") and message in err[0], err
+
+
+def test_the_html_page(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "sweep.html"
+    assert main(["sweep", "--grid", "lr=0.01,0.1", "--grid", "activation=relu,tanh", "--study", "page",
+                 "--html", str(page), *SMALL]) == 0
+    text = page.read_text()
+    for title in ("Trials, best first", "val accuracy by parameter", "Parallel coordinates",
+                  "Learning curves of the top trials", "Failed trials"):
+        assert title in text, title
+    assert text.count("data:image/png;base64,") == 3 and text.count("<td>complete</td>") == 4
+    assert main(["sweep", "--show", "page", "--html", str(tmp_path / "page.png")]) == 2

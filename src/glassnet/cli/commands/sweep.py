@@ -31,6 +31,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--dask", metavar="ADDRESS", help="run the trials on a Dask cluster; 'local' starts one on 127.0.0.1")
     s.add_argument("--save-models", metavar="DIR", help="save each trial's model in DIR")
     s.add_argument("--show", metavar="STUDY", help="print the ranked table of an existing study and exit")
+    s.add_argument("--html", type=Path, metavar="FILE.html",
+                   help="also write the study as a page: the table, the metric by parameter, parallel coordinates, "
+                   "the top trials' learning curves and the failed trials' errors (needs matplotlib)")
     data_options(s)
     model_options(s)
     training_options(s)
@@ -76,12 +79,26 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"no study {args.show!r} in {storage}") from None
         print(table(study))
         print(summary(study))
+        _write_html(args, study, "val_accuracy" if study.direction.name == "MAXIMIZE" else "val_loss")
         return 0
     settings = _settings(args)
     study = run_sweep(settings, workers=args.workers, dask=args.dask)
     print(table(study, settings.metric))
     print(summary(study))
+    _write_html(args, study, settings.metric)
     return 0
+
+
+def _write_html(args: argparse.Namespace, study, metric: str) -> None:
+    if args.html is None:
+        return
+    if args.html.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--html {args.html}: give a file name ending in .html")
+    from glassnet.io.serialize import atomic_write_text
+    from glassnet.sweep.page import sweep_page
+
+    atomic_write_text(args.html, sweep_page(study, metric))
+    print(f"page written to {args.html}")
 
 
 register(Command(
