@@ -135,5 +135,6 @@ def test_the_html_page(tmp_path, capsys, monkeypatch):
     for title in ("Trials, best first", "val accuracy by parameter", "Parallel coordinates",
                   "Learning curves of the top trials", "Failed trials"):
         assert title in text, title
-    assert text.count("data:image/png;base64,") == 3 and text.count("<td>complete</td>") == 4
+    assert text.count("data:image/png;base64,") == 3
+    assert text.count("<td>complete</td>") + text.count("<td>pruned</td>") == 4
     assert main(["sweep", "--show", "page", "--html", str(tmp_path / "page.png")]) == 2
