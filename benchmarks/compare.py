@@ -1020,6 +1020,14 @@ def format_report(report: dict[str, Any]) -> str:
                 f"{name if i == 0 else '':<11} {fw:<9} {r['median_seconds']:8.3f} {r['ratio_to_glassnet']:13.2f} "
                 f"{r['x_floor']:8.2f} {r['best_seconds']:6.3f} {100 * r['test_accuracy']:8.2f}%  {epochs}"
             )
+        if "cli" in case:  # glassnet train, run after the interleaved epochs
+            c = case["cli"]
+            ours = case["frameworks"]["glassnet"]["median_seconds"]
+            lines.append(f"{'':<11} {'CLI':<9} {c['median_seconds']:8.3f} {c['median_seconds'] / ours:13.2f} "
+                         f"{c['median_seconds'] / floor['seconds']:8.2f} {min(c['epoch_seconds']):6.3f} {'':>9}  "
+                         + " ".join(f"{t:.3f}" for t in c["epoch_seconds"])
+                         + (f"   (torch / CLI {case['frameworks']['torch']['median_seconds'] / c['median_seconds']:.2f})"
+                            if "torch" in case["frameworks"] else ""))
         lines.append(
             f"{'':<11} floor: {floor['flops'] / 1e9:.1f} GFLOP/epoch at {floor['gflops']:.1f} GFLOP/s "
             f"(np.matmul, these shapes) = {floor['seconds']:.3f} s  [{case['description']}]"
@@ -1080,11 +1088,32 @@ def _strip(obj: Any) -> Any:
     return obj
 
 
+def cli_epochs(case: Case, epochs: int, spec: DataSpec, threads: str = "auto") -> list[float]:
+    """Seconds per epoch of the command line users run, ``glassnet train``, on the case's network and data:
+    the same SGD (lr, momentum), batch size and activation, pixel scaling, no dropout and no validation split
+    (as fit's case), read from its ``--log-jsonl`` records.  Data loading is not in these epochs."""
+    import tempfile
+
+    if spec.synthetic or spec.n_train is not None:
+        return []  # the CLI trains on the real, full dataset only
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "epochs.jsonl")
+        cmd = [sys.executable, "-m", "glassnet", "train", "--dataset", "fashion-mnist",
+               "--hidden", ",".join(str(h) for h in case.sizes[1:-1]), "--activation", case.activation,
+               "--optimizer", "sgd", "--lr", str(LEARNING_RATE), "--momentum", str(MOMENTUM),
+               "--batch-size", str(case.batch_size), "--epochs", str(epochs), "--schedule", "constant",
+               "--dropout", "0", "--scaling", "pixel", "--val-split", "0", "--threads", threads, "-q",
+               "--log-jsonl", log]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(log, encoding="utf-8") as fh:
+            return [json.loads(line)["seconds"] for line in fh if line.strip()]
+
+
 def run_benchmark(cases: Sequence[str], spec: DataSpec, frameworks: Sequence[str], epochs: int, warmup: int,
                   seed: int = 0, memory: bool = True, memory_epochs: int = 1, sklearn_mode: str = "partial_fit",
                   floor_repeats: int = 7, anatomy_of: bool = True, share_order: bool = True,
                   one_process_per_framework: bool = True, data: Data | None = None,
-                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+                  log: Callable[[str], None] = lambda s: None, cli: bool = False) -> dict[str, Any]:
     """Everything: the cases, inference throughput, memory probes and the target checks, as one dict."""
     data = data if data is not None else spec.load()
     report: dict[str, Any] = {
@@ -1114,6 +1143,13 @@ def run_benchmark(cases: Sequence[str], spec: DataSpec, frameworks: Sequence[str
         report["cases"][name] = result
         log("  " + ", ".join(f"{fw} {r['median_seconds']:.3f} s/epoch, {100 * r['test_accuracy']:.2f}%"
                              for fw, r in result["frameworks"].items()))
+    if cli:
+        for name in training:
+            log(f"glassnet train (the command line), {name} ...")
+            seconds = cli_epochs(CASES[name], epochs, spec)
+            if seconds:
+                timed = timed_epochs(seconds, warmup)
+                report["cases"][name]["cli"] = {"epoch_seconds": seconds, "median_seconds": statistics.median(timed)}
     if anatomy_of:
         name = next((c for c in ("relu-b128", *training) if c in report["cases"]), None)
         if name is not None:
@@ -1172,6 +1208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--glassnet-threads", default=None, metavar="auto|N",
                         help="glassnet's fit(threads=...): auto (what glassnet train does) or a fixed count "
                         "(default: the BLAS untouched, its own thread count)")
+    parser.add_argument("--cli", action="store_true",
+                        help="also time the command line, glassnet train (--threads auto), on each case after the "
+                        "interleaved run (full Fashion-MNIST only)")
     parser.add_argument("--memory-probe", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1201,7 +1240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                memory=not args.no_memory, memory_epochs=args.memory_epochs,
                                sklearn_mode=args.sklearn_mode, floor_repeats=args.floor_repeats,
                                anatomy_of=not args.no_anatomy, share_order=not args.torch_own_order,
-                               one_process_per_framework=not args.in_process, log=log)
+                               one_process_per_framework=not args.in_process, log=log, cli=args.cli)
     report["settings"]["load"] = args.load
     report["settings"]["glassnet_threads"] = GLASSNET_THREADS
     report["command"] = " ".join([os.path.basename(sys.executable), "benchmarks/compare.py", *sys.argv[1:]])
