@@ -28,6 +28,8 @@ a loss checked alone)       of the input where it needs the output)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from typing import Callable
 
 import numpy as np
@@ -40,7 +42,7 @@ from glassnet.check.findings import Finding
 from glassnet.nn.norm import BatchNorm, complete_batch_grad
 from glassnet.nn.objective import value_and_grad
 
-__all__ = ["diagnose", "batch_statistics_ignored", "elementwise_softmax", "l2_mistake", "cross_check_softmax"]
+__all__ = ["diagnose", "batch_statistics_ignored", "elementwise_softmax", "l2_mistake", "cross_check_softmax", "softmax_paths", "SoftmaxPaths"]
 
 
 def _checked(t) -> tuple[np.ndarray, np.ndarray]:
@@ -326,21 +328,39 @@ def diagnose(
     return found
 
 
+@dataclass
+class SoftmaxPaths:
+    """The three ways to the gradient of softmax + cross-entropy with respect to the logits ``(m, k)``."""
+
+    value_fused: float
+    fused: np.ndarray  # SoftmaxCrossEntropy: (p - t) / m
+    value_unfused: float
+    unfused: np.ndarray  # a Softmax layer, then CrossEntropy on probabilities: the full Jacobian's product
+    numeric: np.ndarray  # check_loss's central differences of the fused value (NaN where not sampled)
+
+
+def softmax_paths(logits: np.ndarray, targets: np.ndarray, *, max_entries: int | None = 200) -> SoftmaxPaths:
+    """Compute the fused, unfused and finite-difference gradients (and both values) in float64: the one
+    cross-check the gradient checker's report and ``glassnet explain softmax-cross-entropy`` both show."""
+    logits = np.asarray(logits, dtype=np.float64)
+    value_fused, fused = SoftmaxCrossEntropy()(logits, targets)
+    probs, backprop = Softmax().forward(logits)
+    value_unfused, grad_probs = CrossEntropy()(probs, targets)
+    unfused = backprop(grad_probs)
+    numeric = check_loss(SoftmaxCrossEntropy(), logits, targets, max_entries=max_entries).tensors[0].numeric
+    return SoftmaxPaths(float(value_fused), np.asarray(fused), float(value_unfused), np.asarray(unfused), numeric)
+
+
 def cross_check_softmax(logits: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     """Compare the fused ``(p - t)/m``, the unfused Softmax + CrossEntropy path and finite differences.
 
     Returns the max absolute differences between each pair (float64), all
     around 1e-12 when the three agree.
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    _, fused = SoftmaxCrossEntropy()(logits, targets)
-    probs, backprop = Softmax().forward(logits)
-    _, grad_probs = CrossEntropy()(probs, targets)
-    unfused = backprop(grad_probs)
-    numeric = check_loss(SoftmaxCrossEntropy(), logits, targets).tensors[0].numeric
+    paths = softmax_paths(logits, targets)
     return {
-        "fused_vs_unfused": float(np.max(np.abs(fused - unfused))),
+        "fused_vs_unfused": float(np.max(np.abs(paths.fused - paths.unfused))),
         # finite differences are sampled for big batches: NaN where an entry was not checked
-        "fused_vs_numeric": float(np.nanmax(np.abs(fused - numeric))),
-        "unfused_vs_numeric": float(np.nanmax(np.abs(unfused - numeric))),
+        "fused_vs_numeric": float(np.nanmax(np.abs(paths.fused - paths.numeric))),
+        "unfused_vs_numeric": float(np.nanmax(np.abs(paths.unfused - paths.numeric))),
     }

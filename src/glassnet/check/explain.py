@@ -43,6 +43,7 @@ import numpy as np
 from glassnet.core.activations import ACTIVATIONS, ActivationFunction
 from glassnet.core.text import DEFAULT_WIDTH, check_width, fit_lines, table
 from glassnet.errors import ConfigError
+from glassnet.check.diagnosis import softmax_paths
 from glassnet.check.gradcheck import GradcheckReport, check_loss, gradcheck
 from glassnet.nn.layers import Softmax
 from glassnet.nn.losses import CrossEntropy, Loss, SoftmaxCrossEntropy, as_target_matrix
@@ -228,11 +229,7 @@ def softmax_ce_check(seed: int = 0, n_samples: int = 3, n_classes: int = 4) -> S
     jacobian_chain = np.einsum("ni,nij->nj", grad_probs, softmax_jacobian(probs))  # step 4
     diagonal_only = grad_probs * probs * (1 - probs)  # step 5
 
-    value_fused, fused = SoftmaxCrossEntropy()(logits, labels)
-    layer_probs, backprop = Softmax().forward(logits)
-    value_unfused, grad_layer_probs = CrossEntropy()(layer_probs, labels)
-    unfused = backprop(grad_layer_probs)
-    report = check_loss(SoftmaxCrossEntropy(), logits, labels, max_entries=None)
+    paths = softmax_paths(logits, labels, max_entries=None)  # the same cross-check gradcheck's report shows
 
     return SoftmaxCECheck(
         seed=seed,
@@ -240,12 +237,12 @@ def softmax_ce_check(seed: int = 0, n_samples: int = 3, n_classes: int = 4) -> S
         labels=labels,
         targets=targets,
         probs=probs,
-        value_fused=float(value_fused),
-        value_unfused=float(value_unfused),
+        value_fused=paths.value_fused,
+        value_unfused=paths.value_unfused,
         jacobian_chain=jacobian_chain,
-        fused=np.asarray(fused),
-        unfused=np.asarray(unfused),
-        finite_diff=report.tensors[0].numeric,
+        fused=paths.fused,
+        unfused=paths.unfused,
+        finite_diff=paths.numeric,
         diagonal_only=diagonal_only,
     )
 
