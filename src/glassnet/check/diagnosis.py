@@ -203,129 +203,163 @@ def diagnose(
 
     For a report of :func:`~glassnet.check.gradcheck.check_layer`, pass the
     ``layer`` and the input ``X`` it was checked on.  Returns an empty list for
-    a passing report without kink skips.
+    a passing report without kink skips.  The steps, in order: kinks skipped;
+    float32-only failures (precision); a common ratio (sign, scale, 1/m); the
+    L2 term or the weights alone; then the failing layer or the loss (with a
+    model), or the layer's own verdicts and the formula (alone).
     """
-    found: list[Finding] = []
-    if report.n_kink_skipped:
-        found.append(Finding(
-            "kinks",
-            f"{report.n_kink_skipped} entries were skipped because their finite difference crossed a kink: not a bug",
-            "moving the parameter by a few steps h changed which side of a kink (relu at 0, hard_tanh at +-1) "
-            "some pre-activation is on, so the finite difference mixes two slopes",
-            "nothing; the analytic one-sided derivative is the convention (as in PyTorch)",
-        ))
+    found = _kinks(report)
     if report.passed:
         return found
-    failing = report.failing()
-    names = ", ".join(t.name for t in failing)
-    extra = dict(l2=l2, value_and_grad_fn=value_and_grad_fn, training=report.training)
     have_data = model is not None and loss is not None and X is not None and y is not None
-
-    # float32 only?  Re-run in float64: if that passes, it is precision.
     if np.dtype(report.dtype) == np.float32 and have_data:
-        r64 = gradcheck(model, loss, X, y, dtype=np.float64, **extra)
-        if r64.passed:
-            found.append(Finding(
-                "precision",
-                "fails in float32 but passes in float64: precision, not a bug",
-                f"float32 max rel error {report.max_rel_error:.1e}; float64 {r64.max_rel_error:.1e}",
-                "check gradients in float64 (the default of glassnet gradcheck)",
-            ))
-            return found
+        precision = _precision(report, model, loss, X, y, l2, value_and_grad_fn)
+        if precision is not None:
+            return found + [precision]
+    found += _ratio(report, X)
+    found += _l2_or_weights(report, model, loss, X, y, l2, value_and_grad_fn, have_data)
+    if have_data:
+        return found + _localise(report, model, loss, X, y, found)
+    return found + _alone(report, layer, X, found)
 
+
+def _kinks(report: GradcheckReport) -> list[Finding]:
+    if not report.n_kink_skipped:
+        return []
+    return [Finding(
+        "kinks",
+        f"{report.n_kink_skipped} entries were skipped because their finite difference crossed a kink: not a bug",
+        "moving the parameter by a few steps h changed which side of a kink (relu at 0, hard_tanh at +-1) "
+        "some pre-activation is on, so the finite difference mixes two slopes",
+        "nothing; the analytic one-sided derivative is the convention (as in PyTorch)",
+    )]
+
+
+def _precision(report, model, loss, X, y, l2, value_and_grad_fn) -> Finding | None:
+    """float32 only?  Re-run in float64: if that passes, it is precision."""
+    r64 = gradcheck(model, loss, X, y, dtype=np.float64, l2=l2, value_and_grad_fn=value_and_grad_fn,
+                    training=report.training)
+    if not r64.passed:
+        return None
+    return Finding(
+        "precision",
+        "fails in float32 but passes in float64: precision, not a bug",
+        f"float32 max rel error {report.max_rel_error:.1e}; float64 {r64.max_rel_error:.1e}",
+        "check gradients in float64 (the default of glassnet gradcheck)",
+    )
+
+
+def _ratio(report: GradcheckReport, X: np.ndarray | None) -> list[Finding]:
+    """A sign flip or a constant scale (named 1/m when it equals the batch size) on every failing tensor."""
+    names = ", ".join(t.name for t in report.failing())
     c = _common_ratio(report)
     if c is not None and abs(c + 1) < 0.02:
-        found.append(Finding(
+        return [Finding(
             "sign",
             f"sign error: the analytic gradient is minus the true one ({names})",
             f"ratio analytic/numeric = {c:.4f} on every failing tensor",
             "a subtraction written the wrong way round, e.g. t - p instead of p - t, or w += lr * g",
-        ))
-    elif c is not None and abs(c - 1) > 0.02:
-        m = None if X is None else X.shape[0]
-        hint = ""
-        if m and abs(c - m) < 0.02 * m:
-            hint = f" = the batch size m = {m}: the backward is missing the 1/m that the loss value has"
-        elif m and abs(c * m - 1) < 0.02:
-            hint = f" = 1/m for m = {m}: the backward divides by m once more than the loss value"
-        found.append(Finding(
-            "scale",
-            f"gradient scaled by {c:.4g}{hint}",
-            f"analytic/numeric ratio is {c:.4g} (within 2%) on every failing tensor: {names}",
-            "a missing or extra 1/m, or a loss reported at a different scale than the one differentiated",
-        ))
+        )]
+    if c is None or abs(c - 1) <= 0.02:
+        return []
+    m = None if X is None else X.shape[0]
+    hint = ""
+    if m and abs(c - m) < 0.02 * m:
+        hint = f" = the batch size m = {m}: the backward is missing the 1/m that the loss value has"
+    elif m and abs(c * m - 1) < 0.02:
+        hint = f" = 1/m for m = {m}: the backward divides by m once more than the loss value"
+    return [Finding(
+        "scale",
+        f"gradient scaled by {c:.4g}{hint}",
+        f"analytic/numeric ratio is {c:.4g} (within 2%) on every failing tensor: {names}",
+        "a missing or extra 1/m, or a loss reported at a different scale than the one differentiated",
+    )]
 
+
+def _l2_or_weights(report, model, loss, X, y, l2, value_and_grad_fn, have_data: bool) -> list[Finding]:
+    """The L2 mistake named from its slope in lambda, or else "only the weights fail"."""
+    failing = report.failing()
+    named_l2 = l2_mistake(model, loss, X, y, l2, value_and_grad_fn) if l2 > 0 and have_data else None
+    if named_l2 is not None:
+        return [named_l2]
     weights_only = all(t.name.endswith(".W") for t in failing) and any(
         t.name.endswith(".b") and t.passed for t in report.tensors
     )
-    named_l2 = l2_mistake(model, loss, X, y, l2, value_and_grad_fn) if l2 > 0 and have_data else None
-    if named_l2 is not None:
-        found.append(named_l2)
-    elif weights_only:
-        found.append(Finding(
-            "weights",
-            f"only weight tensors fail ({names}), biases pass",
-            "the bias gradients agree, so the upstream gradient reaching those layers is right",
-            "the weight-gradient line (X^T G) or a regularisation term applied to the weights",
-        ))
+    if not weights_only:
+        return []
+    return [Finding(
+        "weights",
+        f"only weight tensors fail ({', '.join(t.name for t in failing)}), biases pass",
+        "the bias gradients agree, so the upstream gradient reaching those layers is right",
+        "the weight-gradient line (X^T G) or a regularisation term applied to the weights",
+    )]
 
-    if have_data:
-        per_layer = check_layers(model, X, training=report.training)
-        bad = [i for i, r in per_layer if not r.passed]
-        if bad:
-            i = bad[-1]
-            if report.training and isinstance(model.layers[i], BatchNorm):
-                captured: list[np.ndarray] = []
-                model.astype(np.float64).forward(np.asarray(X, dtype=np.float64), training=True,
-                                                 rng=np.random.default_rng(0), capture=captured)
-                specific = batch_statistics_ignored(model.layers[i], ([np.asarray(X)] + captured)[i])
-                found += [specific] if specific else []
-            else:
-                captured = []
-                model.astype(np.float64).forward(np.asarray(X, dtype=np.float64), capture=captured)
-                specific = elementwise_softmax(model.layers[i], ([np.asarray(X, dtype=np.float64)] + captured)[i])
-                found += [specific] if specific else []
-            found.append(Finding(
-                "layer",
-                f"layer {i} ({model.layers[i].describe()}) has a wrong backward",
-                "checked alone on the input it really receives, layer "
-                + ", ".join(f"{j} {'fails' if not r.passed else 'passes'}" for j, r in per_layer),
-                f"the backward of layer {i}; every layer after it passes its own check",
-            ))
-        else:
-            loss_report = check_loss(loss, model(np.asarray(X, dtype=model.dtype)).astype(np.float64), y)
-            if not loss_report.passed:
-                found.append(Finding(
-                    "loss",
-                    f"the loss's gradient disagrees with its own value ({type(loss).__name__})",
-                    f"check_loss max rel error {loss_report.max_rel_error:.1e}, ratio {loss_report.tensors[0].ratio:.4g}",
-                    "a value that is clipped, scaled or smoothed differently from the gradient",
-                ))
-            elif not found:
-                found.append(Finding(
-                    "objective",
-                    "every layer and the loss pass alone, yet the whole objective fails",
-                    f"failing tensors: {names}",
-                    "the glue: how the loss gradient, regularisation and layer gradients are combined",
-                ))
-    elif layer is not None and X is not None and report.training and (specific := batch_statistics_ignored(layer, X)):
-        found.append(specific)
-    elif layer is not None and X is not None and (specific := elementwise_softmax(layer, X)):
-        found.append(specific)
-    elif not found:
-        # a layer or a loss checked on its own, and the error is no constant scale or sign
-        opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))
-        checked = sum(t.n_checked for t in failing)
-        subject = report.subject or "this"
-        found.append(Finding(
-            "formula",
-            f"the backward of {subject} is wrong entry by entry ({names}): not a constant scale, not a sign flip",
-            f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "
-            f"max rel error {report.max_rel_error:.2g}",
-            "the derivative formula itself: e.g. written in terms of the input where it needs the output "
-            "(tanh: 1 - a^2, sigmoid: a (1 - a)), a chain-rule factor left out, or a transposed product",
-        ))
-    return found
+
+def _inputs_of_layers(model: Sequential, X: np.ndarray, training: bool) -> list[np.ndarray]:
+    """The input each layer receives on ``X`` (float64; training mode draws from a fixed generator)."""
+    captured: list[np.ndarray] = []
+    X = np.asarray(X, dtype=np.float64)
+    model.astype(np.float64).forward(X, training=training, rng=np.random.default_rng(0) if training else None,
+                                     capture=captured)
+    return [X] + captured
+
+
+def _localise(report, model, loss, X, y, found: list[Finding]) -> list[Finding]:
+    """Check each layer alone on its real input: the last failing one is blamed (with its own verdict when
+    one applies); if none fails, the loss against its own value, or else the glue."""
+    per_layer = check_layers(model, X, training=report.training)
+    bad = [i for i, r in per_layer if not r.passed]
+    if bad:
+        i = bad[-1]
+        batch_norm = report.training and isinstance(model.layers[i], BatchNorm)
+        inputs = _inputs_of_layers(model, X, training=batch_norm)
+        specific = (batch_statistics_ignored if batch_norm else elementwise_softmax)(model.layers[i], inputs[i])
+        return [specific] * (specific is not None) + [Finding(
+            "layer",
+            f"layer {i} ({model.layers[i].describe()}) has a wrong backward",
+            "checked alone on the input it really receives, layer "
+            + ", ".join(f"{j} {'fails' if not r.passed else 'passes'}" for j, r in per_layer),
+            f"the backward of layer {i}; every layer after it passes its own check",
+        )]
+    loss_report = check_loss(loss, model(np.asarray(X, dtype=model.dtype)).astype(np.float64), y)
+    if not loss_report.passed:
+        return [Finding(
+            "loss",
+            f"the loss's gradient disagrees with its own value ({type(loss).__name__})",
+            f"check_loss max rel error {loss_report.max_rel_error:.1e}, ratio {loss_report.tensors[0].ratio:.4g}",
+            "a value that is clipped, scaled or smoothed differently from the gradient",
+        )]
+    if found:
+        return []
+    return [Finding(
+        "objective",
+        "every layer and the loss pass alone, yet the whole objective fails",
+        f"failing tensors: {', '.join(t.name for t in report.failing())}",
+        "the glue: how the loss gradient, regularisation and layer gradients are combined",
+    )]
+
+
+def _alone(report, layer: Layer | None, X: np.ndarray | None, found: list[Finding]) -> list[Finding]:
+    """A layer or a loss checked on its own: a specific verdict when one applies, else the formula."""
+    if layer is not None and X is not None:
+        specific = batch_statistics_ignored(layer, X) if report.training else None
+        specific = specific or elementwise_softmax(layer, X)
+        if specific is not None:
+            return [specific]
+    if found:
+        return []
+    failing = report.failing()
+    opposite = sum(int(np.sum(np.sign(a) * np.sign(n) < 0)) for a, n in map(_checked, failing))
+    checked = sum(t.n_checked for t in failing)
+    return [Finding(
+        "formula",
+        f"the backward of {report.subject or 'this'} is wrong entry by entry "
+        f"({', '.join(t.name for t in failing)}): not a constant scale, not a sign flip",
+        f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "
+        f"max rel error {report.max_rel_error:.2g}",
+        "the derivative formula itself: e.g. written in terms of the input where it needs the output "
+        "(tanh: 1 - a^2, sigmoid: a (1 - a)), a chain-rule factor left out, or a transposed product",
+    )]
 
 
 @dataclass
