@@ -412,39 +412,14 @@ class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         return self._fit(X, y, sample_weight=sample_weight, classes=classes, incremental=True)
 
     def _fit(self, X, y, *, sample_weight, classes, incremental: bool) -> GlassnetClassifier:
+        """The steps of ``fit`` and ``partial_fit``: check the call, settle the classes, build (or keep) the
+        network, the targets and loss, the validation split, then train and keep the bookkeeping."""
         arch = self._architecture()
-        self._check_training_params()
-        if incremental and self.early_stopping:
-            raise ConfigError("partial_fit does not support early_stopping=True")
-        fitted = hasattr(self, "model_")
-        first_pass = not fitted or (not self.warm_start and not incremental)
-        if incremental and not fitted and classes is None:
-            raise ConfigError("classes must be passed on the first call to partial_fit (e.g. classes=np.unique(y_all))")
-
+        first_pass = self._check_call(classes, incremental)
         X, y = _validate_data(self, X, y, dtype=(np.float64, np.float32), reset=first_pass)
         check_classification_targets(y)
         sample_weight = _check_sample_weight(sample_weight, X.shape[0])
-
-        if first_pass:
-            class_labels = np.unique(y if classes is None else np.asarray(classes))
-            if class_labels.size < 2:
-                raise DataError(
-                    f"a classifier needs samples of at least 2 classes, got 1 class ({class_labels[0]!r})"
-                )
-        else:
-            class_labels = self.classes_
-            if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), class_labels):
-                raise DataError(f"classes={np.unique(classes)!r} differs from the classes of the earlier calls, {class_labels!r}")
-            if self.warm_start and not incremental and not np.array_equal(np.unique(y), class_labels):
-                raise DataError(
-                    "warm_start can only be used where y has the same classes as in the previous call "
-                    f"to fit: previously {class_labels!r}, y has {np.unique(y)!r}"
-                )
-            if arch != self._arch:
-                raise ConfigError(
-                    f"the network was built as {self._arch} (hidden sizes, activation, dropout, dtype) but the "
-                    f"parameters now ask for {arch}; set warm_start=False to start afresh"
-                )
+        class_labels = self._classes(y, classes, arch, first_pass, incremental)
         labels = _encode(y, class_labels)
         sample_weight = self._with_class_weight(labels, class_labels, sample_weight)
         if sample_weight is not None and not incremental:
@@ -454,7 +429,47 @@ class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
                     "sample_weight is zero for every sample of all classes but "
                     f"{positive.size} class(es): a classifier needs 2 classes with positive weight"
                 )
+        gen = self._network(X, class_labels, arch, first_pass, incremental)
+        targets, loss = self._targets_and_loss(labels, sample_weight, class_labels.size)
+        X, targets, validation = self._validation(X, labels, targets, sample_weight, gen)
+        return self._train(X, targets, loss, validation, gen, incremental)
 
+    def _check_call(self, classes, incremental: bool) -> bool:
+        """Whether this call builds a new network; errors for the calls scikit-learn's conventions forbid."""
+        self._check_training_params()
+        if incremental and self.early_stopping:
+            raise ConfigError("partial_fit does not support early_stopping=True")
+        fitted = hasattr(self, "model_")
+        if incremental and not fitted and classes is None:
+            raise ConfigError("classes must be passed on the first call to partial_fit (e.g. classes=np.unique(y_all))")
+        return not fitted or (not self.warm_start and not incremental)
+
+    def _classes(self, y, classes, arch: tuple, first_pass: bool, incremental: bool) -> np.ndarray:
+        """The class labels: new ones on a first pass; otherwise those of the earlier calls, checked."""
+        if first_pass:
+            class_labels = np.unique(y if classes is None else np.asarray(classes))
+            if class_labels.size < 2:
+                raise DataError(
+                    f"a classifier needs samples of at least 2 classes, got 1 class ({class_labels[0]!r})"
+                )
+            return class_labels
+        class_labels = self.classes_
+        if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), class_labels):
+            raise DataError(f"classes={np.unique(classes)!r} differs from the classes of the earlier calls, {class_labels!r}")
+        if self.warm_start and not incremental and not np.array_equal(np.unique(y), class_labels):
+            raise DataError(
+                "warm_start can only be used where y has the same classes as in the previous call "
+                f"to fit: previously {class_labels!r}, y has {np.unique(y)!r}"
+            )
+        if arch != self._arch:
+            raise ConfigError(
+                f"the network was built as {self._arch} (hidden sizes, activation, dropout, dtype) but the "
+                f"parameters now ask for {arch}; set warm_start=False to start afresh"
+            )
+        return class_labels
+
+    def _network(self, X, class_labels: np.ndarray, arch: tuple, first_pass: bool, incremental: bool):
+        """Build the network on a first pass (and reset the bookkeeping); return the run's generator."""
         if first_pass:
             self.classes_ = class_labels
             sizes, activation, dropout, dtype = arch
@@ -476,52 +491,44 @@ class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if self.early_stopping and self.validation_scores_ is None or not self.early_stopping and self.best_loss_ is None:
             self._reset_stopping_memory()  # early_stopping was switched between warm-started fits
         self._rng = gen
-        model = self.model_
-        dtype = model.dtype
+        return gen
 
-        # Targets: class indices for the plain loss; weighted one-hot rows with sample weights.
+    def _targets_and_loss(self, labels: np.ndarray, sample_weight, n_classes: int):
+        """Class indices for the plain loss; weighted one-hot rows with sample (and class) weights."""
         if sample_weight is None:
-            targets = labels
-            loss = SoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
-        else:
-            targets = weighted_target_rows(labels, sample_weight, class_labels.size, dtype)
-            loss = SampleWeightedSoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
+            return labels, SoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
+        rows = weighted_target_rows(labels, sample_weight, n_classes, self.model_.dtype)
+        return rows, SampleWeightedSoftmaxCrossEntropy(label_smoothing=float(self.label_smoothing))
 
-        validation = None
-        if self.early_stopping:
-            train_idx, val_idx = stratified_split(labels, float(self.validation_fraction), gen, every_class=True)
-            if val_idx.size < 2:
-                raise DataError(
-                    f"the validation set is too small ({val_idx.size} sample): increase validation_fraction "
-                    "or the number of samples"
-                )
-            validation = (
-                model.check_input(X[val_idx]),
-                labels[val_idx],
-                None if sample_weight is None else sample_weight[val_idx],
+    def _validation(self, X, labels, targets, sample_weight, gen):
+        """With early stopping: hold out ``validation_fraction`` (stratified, every class in it)."""
+        if not self.early_stopping:
+            return X, targets, None
+        train_idx, val_idx = stratified_split(labels, float(self.validation_fraction), gen, every_class=True)
+        if val_idx.size < 2:
+            raise DataError(
+                f"the validation set is too small ({val_idx.size} sample): increase validation_fraction "
+                "or the number of samples"
             )
-            X, targets = X[train_idx], targets[train_idx]
+        validation = (
+            self.model_.check_input(X[val_idx]),
+            labels[val_idx],
+            None if sample_weight is None else sample_weight[val_idx],
+        )
+        return X[train_idx], targets[train_idx], validation
+
+    def _train(self, X, targets, loss, validation, gen, incremental: bool) -> GlassnetClassifier:
+        """Run ``glassnet.train.fit`` with scikit-learn's stopping rule; keep the optimizer state for partial_fit."""
+        model = self.model_
         n_train = X.shape[0]
         batch_size = min(200, n_train) if self.batch_size == "auto" else min(int(self.batch_size), n_train)
-
         optimizer = self._make_optimizer()
         state = TrainState(rng=gen)
         if incremental and self._opt_type is type(optimizer):
             state.opt_state = self._opt_state  # the moments and step count of the previous calls
         stopping = _SklearnStopping(self, model, validation)
-        train_fit(
-            model,
-            X,
-            targets,
-            optimizer=optimizer,
-            loss=loss,
-            epochs=1 if incremental else int(self.max_iter),
-            batch_size=batch_size,
-            l2=float(self.alpha),
-            rng=gen,
-            callbacks=[stopping],
-            state=state,
-        )
+        train_fit(model, X, targets, optimizer=optimizer, loss=loss, epochs=1 if incremental else int(self.max_iter),
+                  batch_size=batch_size, l2=float(self.alpha), rng=gen, callbacks=[stopping], state=state)
         self._opt_state, self._opt_type = state.opt_state, type(optimizer)
         self.n_iter_ = stopping.epochs
         self.t_ += stopping.epochs * n_train
