@@ -11,7 +11,8 @@ the machine's load as it changes::
 The probes are real training steps (nothing is thrown away), so ``auto`` costs only the steps run at the
 slower count.  The count in use is ``state.callback_state["threads"]["count"]``, which the epoch line shows.
 Counts are set through threadpoolctl (``pip install "glassnet[fast]"``) and restored when training ends:
-no process-wide side effect after ``fit`` returns.  Without threadpoolctl, ``auto`` leaves the BLAS alone
+no process-wide side effect after ``fit`` returns.  ``auto`` is opt-in, not a default: OpenBLAS sums some
+products in another order with another thread count, so with ``auto`` the same run can give another model.  Without threadpoolctl, ``auto`` leaves the BLAS alone
 and says so once; a fixed count then is an error.
 """
 
