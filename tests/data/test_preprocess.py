@@ -137,3 +137,21 @@ def test_real_mnist_pixels_standardised():
     assert always_black.sum() > 0  # MNIST's border pixels
     np.testing.assert_array_equal(scaler.std_[always_black], 1.0)
     np.testing.assert_array_equal(z[:, always_black], 0.0)
+
+
+@pytest.mark.parametrize("n, block", [(1, 4), (7, 3), (4096, 4096), (5000, 4096), (300, 7)])
+def test_column_mean_std_agrees_with_numpy_on_a_float64_copy(n, block):
+    """The blocked, merged statistics equal numpy's two-pass ones on the whole float64 copy (uint8 pixels,
+    floats with a large common offset, a constant column), whatever the block size."""
+    from glassnet.data.preprocess import column_mean_std
+
+    rng = np.random.default_rng(n)
+    pixels = rng.integers(0, 256, size=(n, 5), dtype=np.uint8)
+    offset = 1e6 + rng.standard_normal((n, 4))  # E[x^2] - E[x]^2 would lose every digit here
+    constant = np.full((n, 1), 3.25)
+    for X, divisor in ((pixels, 255.0), (offset, 1.0), (constant, 1.0), (offset.astype(np.float32), 2.0)):
+        mean, std = column_mean_std(X, divisor, block_rows=block)
+        reference = X.astype(np.float64) / divisor
+        np.testing.assert_allclose(mean, reference.mean(axis=0), rtol=1e-14, atol=0)
+        np.testing.assert_allclose(std, reference.std(axis=0), rtol=1e-9, atol=1e-12)
+    assert column_mean_std(constant)[1].tolist() == [0.0]
