@@ -98,6 +98,13 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
         {"dataset": "fashion-mnist", "hidden": (256,), "epochs": 30, "batch_size": 128, "lr": 0.05,
          "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard"},
     ),
+    "fashion-fast": (
+        "full Fashion-MNIST against the clock: 256 relu units, label smoothing, a cosine schedule, "
+        "trained on all 60,000 images (chosen on a validation split of a tenth)",
+        {"dataset": "fashion-mnist", "hidden": (256,), "epochs": 20, "batch_size": 128, "lr": 0.05,
+         "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard", "label_smoothing": 0.1,
+         "val_split": 0.0},
+    ),
     "fashion-best": (
         "full Fashion-MNIST, 1024-512 relu with dropout and a cosine schedule",
         {"dataset": "fashion-mnist", "hidden": (1024, 512), "epochs": 40, "batch_size": 128, "lr": 0.05,
