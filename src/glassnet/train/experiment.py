@@ -106,10 +106,11 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
          "val_split": 0.0},
     ),
     "fashion-best": (
-        "full Fashion-MNIST, 1024-512 relu with dropout and a cosine schedule",
-        {"dataset": "fashion-mnist", "hidden": (1024, 512), "epochs": 40, "batch_size": 128, "lr": 0.05,
-         "dropout": 0.3, "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard",
-         "label_smoothing": 0.1},
+        "full Fashion-MNIST, 512-256 relu with dropout 0.2, label smoothing and a cosine schedule, trained on "
+        "all 60,000 images (chosen on a validation split of a tenth)",
+        {"dataset": "fashion-mnist", "hidden": (512, 256), "epochs": 40, "batch_size": 128, "lr": 0.05,
+         "dropout": 0.2, "schedule": "cosine_with_warmup", "warmup_epochs": 1, "scaling": "standard",
+         "label_smoothing": 0.1, "val_split": 0.0},
     ),
 }
 
