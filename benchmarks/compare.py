@@ -1357,7 +1357,7 @@ def run_benchmark(cases: Sequence[str], spec: DataSpec, frameworks: Sequence[str
     if memory and training:
         report["memory"] = {}
         case = CASES[training[0]]
-        for fw in frameworks:
+        for fw in (fw for fw in frameworks if fw not in FIXED_THREAD_PEERS):  # the peers are not frameworks
             log(f"memory probe: {fw}, {case.name}, {memory_epochs} epoch(s) ...")
             report["memory"][fw] = measure_memory(fw, case, memory_epochs, spec.n_train, spec.synthetic)
     if presets:
