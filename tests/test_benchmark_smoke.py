@@ -247,3 +247,18 @@ def test_torch_recipe_follows_the_preset(compare, monkeypatch):
     monkeypatch.setitem(experiment.PRESETS, "tiny-l2", ("test", {**tiny[1], "l2": 0.1}))
     with pytest.raises(SystemExit, match="does not cover tiny-l2"):
         compare.torch_recipe("tiny-l2")
+
+
+def test_time_to_accuracy_table(compare):
+    """The time-to-accuracy rows: wall seconds of the whole command, PyTorch's ratio to glassnet's."""
+    report = {"machine": compare.machine_info(), "cases": {},
+              "settings": {"data": "fashion-mnist", "n_train": 60000, "n_test": 10000, "epochs": 1, "warmup": 0},
+              "time_to_accuracy": {"fashion-fast": {
+                  "glassnet": {"seconds": 12.0, "train_seconds": 10.0, "epochs": 20, "test_accuracy": 0.9003},
+                  "torch": {"seconds": 30.0, "train_seconds": 25.0, "epochs": 20, "test_accuracy": 0.8962}}}}
+    report["targets"] = compare.check_targets(report)
+    text = compare.format_report(report)
+    rows = [line.split() for line in text.splitlines() if line.split()[:1] in (["fashion-fast"], ["torch"])]
+    assert rows[0] == ["fashion-fast", "glassnet", "12.0", "10.0", "20", "90.03%", "1.00"]
+    assert rows[1] == ["torch", "30.0", "25.0", "20", "89.62%", "2.50"]
+    assert "[met] fashion-fast: test accuracy >= 90.0%: 90.03" in text
