@@ -191,8 +191,9 @@ def column_mean_std(X: np.ndarray, divisor: float = 1.0, block_rows: int = _BLOC
         M2 = M2_a + M2_b + delta^2 * a b / (a + b)
 
     and ``std = sqrt(M2 / n)``.  Deviations are taken from block means, so a large common offset does not
-    cancel digits away as ``E[x^2] - E[x]^2`` would; the result agrees with ``np.std`` of the float64 copy to
-    about 1e-15 relative.
+    cancel digits away as ``E[x^2] - E[x]^2`` would.  Both this and ``np.std`` of the float64 copy are rounded,
+    differently: on full Fashion-MNIST they differ by at most 1.6e-13 (mean) and 1.1e-12 (std) relative, and
+    the float32 scale and shift the Scaler derives from either are identical.
     """
     n, d = X.shape
     mean, m2, count = np.zeros(d), np.zeros(d), 0
