@@ -6,7 +6,11 @@ the machine's load as it changes::
 
     at the start of every epoch, for each candidate count c in (1, cores):
         run PROBE_STEPS training steps with c threads (the first one after a switch is not timed)
-    keep the count with the smaller median step time for the rest of the epoch
+    keep the count with the smaller median step time m for the rest of the epoch
+    while it runs, watch the last PROBE_STEPS steps: when their median exceeds SLOWDOWN * m (the load
+        changed within the epoch), probe again at once; not within COOLDOWN_STEPS steps of a probe, a wait
+        that doubles (up to MAX_COOLDOWN_STEPS) each time such a probe keeps the same count (steps that
+        merely fluctuate under a steady load) and is reset when a probe changes it
 
 The probes are real training steps (nothing is thrown away), so ``auto`` costs only the steps run at the
 slower count.  The count in use is ``state.callback_state["threads"]["count"]``, which the epoch line shows.
@@ -26,10 +30,17 @@ from typing import Callable, Sequence
 
 from glassnet.errors import ConfigError
 
-__all__ = ["ThreadPolicy", "PROBE_STEPS", "blas_threads", "cores"]
+__all__ = ["ThreadPolicy", "PROBE_STEPS", "SLOWDOWN", "COOLDOWN_STEPS", "MAX_COOLDOWN_STEPS", "blas_threads",
+           "cores"]
 
 #: timed steps per candidate count at the start of each epoch (after one untimed warm-up step)
 PROBE_STEPS = 5
+#: steps this many times slower than the chosen count's probe median start a new probe within the epoch
+SLOWDOWN = 2.0
+#: steps after a probe before the slowdown watch may start another one (noise must not make it thrash)
+COOLDOWN_STEPS = 50
+#: the longest wait, after watch probes that kept the same count again and again
+MAX_COOLDOWN_STEPS = 800
 
 
 def cores() -> int:
@@ -96,6 +107,13 @@ class ThreadPolicy:
         self._times: dict[int, list[float]] = {}
         self._started: float | None = None
         self._probing: int | None = None
+        self._reference: float | None = None  # the chosen count's median probe step (seconds)
+        self._recent: list[float] = []  # the latest steps at the chosen count, for the slowdown watch
+        self._quiet = 0  # steps left before the watch may start a probe
+        self._cooldown = COOLDOWN_STEPS  # the wait after the next probe
+        self._watch_probe = False  # the probe under way was started by the watch
+        self.reprobes = 0  # probes started within an epoch by the slowdown watch
+        self._chosen: int | None = None  # the count the last probe chose
 
     @property
     def active(self) -> bool:
@@ -113,11 +131,18 @@ class ThreadPolicy:
                 self.count = self.candidates[0]
                 self._set(self.count)
             return
+        self._plan_probes()
+
+    def _plan_probes(self) -> None:
         self._times = {c: [] for c in self.candidates}
         self._plan = [c for c in self.candidates for _ in range(self.probe_steps + 1)]
+        self._recent = []
 
     def before_step(self) -> None:
         if not self._plan:
+            if self._reference is not None:  # watching the chosen count
+                self._probing = None
+                self._started = self.clock()
             return
         c = self._plan.pop(0)
         if c != self.count:
@@ -135,13 +160,35 @@ class ThreadPolicy:
         self._started = None
         if self._probing is not None:
             self._times[self._probing].append(elapsed)
+        elif not self._plan and self._reference is not None and not self._times:
+            self._watch(elapsed)
+            return
         if not self._plan and self._times:  # probes done: keep the faster count
             timed = {c: statistics.median(t) for c, t in self._times.items() if t}
             best = min(timed, key=lambda c: (timed[c], c))
+            kept = best == self._chosen
+            if self._watch_probe and kept:  # the slowdown was the load's noise, not a change: wait longer
+                self._cooldown = min(2 * self._cooldown, MAX_COOLDOWN_STEPS)
+            elif not kept:
+                self._cooldown = COOLDOWN_STEPS
             if best != self.count:
                 self._set(best)
                 self.count = best
-            self._times = {}
+            self._times, self._watch_probe, self._chosen = {}, False, best
+            self._reference, self._recent, self._quiet = timed[best], [], self._cooldown
+
+    def _watch(self, elapsed: float) -> None:
+        """A step at the chosen count: probe again when the latest ones are SLOWDOWN times the probe's median."""
+        if self._quiet > 0:  # just after a probe (the first step after a switch included)
+            self._quiet -= 1
+            return
+        self._recent.append(elapsed)
+        if len(self._recent) > self.probe_steps:
+            self._recent.pop(0)
+        if len(self._recent) == self.probe_steps and statistics.median(self._recent) > SLOWDOWN * self._reference:
+            self.reprobes += 1
+            self._plan_probes()
+            self._watch_probe = True
 
     def end(self) -> None:
         """Training ends: the BLAS gets its original thread count back."""

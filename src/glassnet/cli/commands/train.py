@@ -53,8 +53,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="check the data and the untrained model, watch the run, and report problems with fixes; "
                    "the exit status is 1 when it finds a problem")
     t.add_argument("--threads", type=threads_option, default=None,
-                   help="BLAS threads while training: auto measures 1 and all cores at the start of every epoch and "
-                   "keeps the faster (it follows the machine's load; faster on a busy machine, but the same command "
+                   help="BLAS threads while training: auto measures 1 and all cores at the start of every epoch (and "
+                   "again when the steps slow down twofold) and keeps the faster (it follows the machine's load; faster on a busy machine, but the same command "
                    "can then give another model), or a fixed count (needs threadpoolctl: glassnet[fast]). By default "
                    "the BLAS keeps its own count and runs are bit-identical")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
