@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.errors import ConfigError
+from glassnet.core.registry import lookup
+from glassnet.errors import ConfigError, NonFiniteError
 from glassnet.nn.model import Sequential
 
 __all__ = ["LRFind", "lr_find"]
@@ -34,7 +35,7 @@ class LRFind:
     losses: list[float] = field(default_factory=list)
     smoothed: list[float] = field(default_factory=list)
     suggestion: float = math.nan  # the steepest descent of the smoothed loss
-    min_loss_lr: float = math.nan  # the rate of the lowest smoothed loss
+    min_loss_lr: float = math.nan  # a tenth of the rate of the lowest smoothed loss (fastai's min_lr / 10)
     diverged_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def lr_find(model: Sequential, X: np.ndarray, y: np.ndarray, *, loss: Any = "sof
         return lr_min * ratio ** (min(step, steps - 1) / (steps - 1))
 
     kwargs: dict[str, Any] = {"lr": schedule}
-    if OPTIMIZERS[optimizer].takes_run_momentum:
+    if lookup(OPTIMIZERS, "optimizer", optimizer).takes_run_momentum:
         kwargs["momentum"] = momentum
     result = LRFind()
     record = _Record(result, schedule, beta=1 - 1 / max(3.0, steps / 20))
@@ -103,12 +104,10 @@ def lr_find(model: Sequential, X: np.ndarray, y: np.ndarray, *, loss: Any = "sof
         try:
             fit(net, X, y, optimizer=get_optimizer(optimizer, **kwargs), loss=loss, epochs=epochs,
                 batch_size=batch_size, rng=rng, callbacks=[_StopAfter(steps), record])
-        except Exception as exc:  # divergence raises NonFiniteError: the curve up to it is the result
+        except NonFiniteError:  # divergence: the curve up to it is the result
             if not result.losses:
                 raise
             result.diverged_at = result.diverged_at or result.lrs[-1]
-            if type(exc).__name__ != "NonFiniteError":
-                raise
     _suggest(result)
     return result
 
@@ -129,11 +128,8 @@ def _suggest(result: LRFind) -> None:
     lrs = np.log10(np.asarray(result.lrs[: s.size]))
     best = int(np.argmin(s))
     result.min_loss_lr = float(10 ** lrs[best]) / 10
-    if best < 2:
-        result.suggestion = result.min_loss_lr
-        return
     skip = max(2, s.size // 10)  # the first steps' average is still settling
-    if best <= skip + 1:
+    if best <= skip + 1:  # no descent to measure before the lowest loss
         result.suggestion = result.min_loss_lr
         return
     slope = np.gradient(s[skip : best + 1], lrs[skip : best + 1])
