@@ -13,7 +13,7 @@ import numpy as np
 
 from glassnet.errors import DataError
 
-__all__ = ["check_labels"]
+__all__ = ["check_labels", "balanced_class_weights"]
 
 
 def check_labels(y: np.ndarray, n_classes: int | None, n_samples: int | None = None) -> np.ndarray:
@@ -59,3 +59,12 @@ def _as_integers(y: np.ndarray) -> np.ndarray:
             f"{y[bad[:3]].tolist()} (at rows {bad[:5].tolist()})"
         )
     raise DataError(f"labels must be integers 0..k-1, got an array of dtype {y.dtype}")
+
+
+def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """scikit-learn's "balanced" class weights ``n / (k count_c)`` for integer labels ``(n,)`` in ``[0, k)``:
+    ``(k,)`` float64, 0 for a class with no sample (the glassnet CLI's ``--class-weight balanced`` and
+    ``GlassnetClassifier(class_weight="balanced")``)."""
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    return np.where(counts > 0, labels.size / (n_classes * np.maximum(counts, 1)), 0.0)

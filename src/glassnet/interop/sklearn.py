@@ -55,6 +55,7 @@ except ImportError:  # pragma: no cover - older scikit-learn keeps it as a metho
 
 from glassnet.core.registry import lookup
 from glassnet.core.activations import get_activation
+from glassnet.data.labels import balanced_class_weights
 from glassnet.errors import ConfigError, DataError, ShapeError
 from glassnet.core.validate import check_int, check_number
 from glassnet.nn.losses import SampleWeightedSoftmaxCrossEntropy, SoftmaxCrossEntropy, as_target_matrix
@@ -554,8 +555,7 @@ class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         if isinstance(cw, str):
             if cw != "balanced":
                 raise ConfigError(f"class_weight must be None, 'balanced' or a dict {{label: weight}}, got {cw!r}")
-            counts = np.bincount(labels, minlength=k).astype(np.float64)
-            per_class = np.where(counts > 0, labels.size / (k * np.maximum(counts, 1)), 0.0)
+            per_class = balanced_class_weights(labels, k)
         elif isinstance(cw, dict):
             unknown = [c for c in cw if c not in set(class_labels.tolist())]
             if unknown:

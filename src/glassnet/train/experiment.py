@@ -216,12 +216,14 @@ def class_weights(config: TrainConfig, y_train: np.ndarray, n_classes: int) -> n
     if spec is None:
         return None
     if spec == "balanced":
-        counts = np.bincount(np.asarray(y_train, dtype=np.int64).reshape(-1), minlength=n_classes).astype(np.float64)
-        return np.where(counts > 0, counts.sum() / (n_classes * np.maximum(counts, 1)), 0.0)
+        from glassnet.data.labels import balanced_class_weights
+
+        return balanced_class_weights(y_train, n_classes)
     path = Path(spec)
     if not path.is_file():
         raise ConfigError(f"class weights: {spec} is neither 'balanced' nor a file")
-    text = path.read_text(encoding="utf-8")[:100_000].replace("[", " ").replace("]", " ").replace(",", " ")
+    with path.open(encoding="utf-8") as fh:  # bounded: never more than the first 100,000 characters
+        text = fh.read(100_000).replace("[", " ").replace("]", " ").replace(",", " ")
     try:
         weights = np.array([float(v) for v in text.split()])
     except ValueError:
@@ -235,16 +237,14 @@ def class_weights(config: TrainConfig, y_train: np.ndarray, n_classes: int) -> n
 def build_loss(config: TrainConfig, weights: np.ndarray | None = None):
     """The loss the configuration names, with its label smoothing (and ``weights``, one per class)."""
     kwargs: dict[str, Any] = {}
-    if weights is not None:
-        if not accepts(lookup(LOSSES, "loss", config.loss), "class_weights"):
-            weighted = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, "class_weights")))
-            raise ConfigError(f"class weights apply to the losses {weighted}, not {config.loss!r}")
-        kwargs["class_weights"] = weights
-    if config.label_smoothing:
-        if not accepts(lookup(LOSSES, "loss", config.loss), "label_smoothing"):
-            smoothable = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, "label_smoothing")))
-            raise ConfigError(f"label smoothing applies to the losses {smoothable}, not {config.loss!r}")
-        kwargs["label_smoothing"] = config.label_smoothing
+    for argument, what, value in (("class_weights", "class weights apply", weights),
+                                  ("label_smoothing", "label smoothing applies", config.label_smoothing or None)):
+        if value is None:
+            continue
+        if not accepts(lookup(LOSSES, "loss", config.loss), argument):
+            takers = ", ".join(sorted(name for name, cls in LOSSES.items() if accepts(cls, argument)))
+            raise ConfigError(f"{what} to the losses {takers}, not {config.loss!r}")
+        kwargs[argument] = value
     return get_loss(config.loss, **kwargs)
 
 
