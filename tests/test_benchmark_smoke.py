@@ -207,7 +207,7 @@ def test_issue_15_targets_are_judged_on_the_right_numbers(compare):
     floor = {"seconds": 1.0, "flops": 1, "gflops": 1.0}
     idle = {"settings": {"load": "idle"}, "cases": {"relu-b128": {
         "frameworks": {"glassnet": _timing(1.7, [9, 1.7, 1.7]), "torch": _timing(3.0, [9, 3.0, 3.0])},
-        "cli": {"median_seconds": 1.9, "epoch_seconds": [9, 1.9, 1.9]}, "floor": floor}},
+        "cli": _timing(1.9, [9, 1.9, 1.9]), "floor": floor}},
         "time_to_accuracy": {"fashion-fast": {"glassnet": {"seconds": 14.0, "test_accuracy": 0.8999,
                                                            "train_seconds": 11.0, "epochs": 20}}}}
     got = {t["target"]: t for t in compare.check_targets(idle)}

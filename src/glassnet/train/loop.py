@@ -167,6 +167,12 @@ class TrainState:
     #: so a checkpoint holds it and a resumed history is identical): e.g. GradientNorms' per-epoch sums
     callback_state: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def begin_epoch(self, order: np.ndarray) -> None:
+        """Start an epoch that visits the samples in ``order``: position 0 and zeroed running sums."""
+        self.order, self.position = order, 0
+        self.epoch_loss_sum, self.epoch_seconds = 0.0, 0.0
+        self.epoch_correct = self.epoch_seen = self.epoch_steps = 0
+
 
 class Callback(Protocol):
     """What ``fit`` calls, each method optional: ``on_train_begin(state, info)`` once before the first step
@@ -509,10 +515,7 @@ def _run_epoch(step: _Stepper, X: np.ndarray, y: np.ndarray, batch_size: int, sh
     """
     n = X.shape[0] if rows is None else rows.size
     if state.order is None:
-        state.order = state.rng.permutation(n) if shuffle else np.arange(n)
-        state.position = 0
-        state.epoch_loss_sum, state.epoch_seconds = 0.0, 0.0
-        state.epoch_correct = state.epoch_seen = state.epoch_steps = 0
+        state.begin_epoch(state.rng.permutation(n) if shuffle else np.arange(n))
     threads = policy is not None and policy.active
     if threads:
         policy.start_epoch()
