@@ -313,8 +313,8 @@ def fit(
 
     ``threads``: the BLAS thread count during training (:mod:`glassnet.train.threads`): ``"auto"``
     measures 1 and all cores at the start of every epoch, and again within it when the steps slow down
-    twofold, and keeps the faster (``glassnet train --threads auto``), an int pins it, None (the default, here and in the CLI) leaves the BLAS as it is.  The count is restored
-    when ``fit`` returns.  OpenBLAS sums some products in a different order with another thread count,
+    twofold, and keeps the faster (``glassnet train --threads auto``), an int pins it, None (the default,
+    here and in the CLI) leaves the BLAS as it is.  The count is restored when ``fit`` returns.  OpenBLAS sums some products in a different order with another thread count,
     so bit-for-bit identical runs need the same fixed count (or None), not ``"auto"``.
     """
     loss = get_loss(loss)

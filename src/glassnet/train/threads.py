@@ -16,14 +16,15 @@ The probes are real training steps (nothing is thrown away), so ``auto`` costs o
 slower count.  The count in use is ``state.callback_state["threads"]["count"]``, which the epoch line shows.
 Counts are set through threadpoolctl (``pip install "glassnet[fast]"``) and restored when training ends:
 no process-wide side effect after ``fit`` returns.  ``auto`` is opt-in, not a default: OpenBLAS sums some
-products in another order with another thread count, so with ``auto`` the same run can give another model.  Without threadpoolctl, ``auto`` leaves the BLAS alone
-and says so once; a fixed count then is an error.
+products in another order with another thread count, so with ``auto`` the same run can give another model.
+Without threadpoolctl, ``auto`` leaves the BLAS alone and says so once; a fixed count then is an error.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+from collections import deque
 import time
 import warnings
 from typing import Callable, Sequence
@@ -108,7 +109,7 @@ class ThreadPolicy:
         self._started: float | None = None
         self._probing: int | None = None
         self._reference: float | None = None  # the chosen count's median probe step (seconds)
-        self._recent: list[float] = []  # the latest steps at the chosen count, for the slowdown watch
+        self._recent: deque[float] = deque(maxlen=probe_steps)  # the latest steps at the chosen count, for the watch
         self._quiet = 0  # steps left before the watch may start a probe
         self._cooldown = COOLDOWN_STEPS  # the wait after the next probe
         self._watch_probe = False  # the probe under way was started by the watch
@@ -136,7 +137,7 @@ class ThreadPolicy:
     def _plan_probes(self) -> None:
         self._times = {c: [] for c in self.candidates}
         self._plan = [c for c in self.candidates for _ in range(self.probe_steps + 1)]
-        self._recent = []
+        self._recent.clear()
 
     def before_step(self) -> None:
         if not self._plan:
@@ -175,7 +176,8 @@ class ThreadPolicy:
                 self._set(best)
                 self.count = best
             self._times, self._watch_probe, self._chosen = {}, False, best
-            self._reference, self._recent, self._quiet = timed[best], [], self._cooldown
+            self._reference, self._quiet = timed[best], self._cooldown
+            self._recent.clear()
 
     def _watch(self, elapsed: float) -> None:
         """A step at the chosen count: probe again when the latest ones are SLOWDOWN times the probe's median."""
@@ -183,8 +185,6 @@ class ThreadPolicy:
             self._quiet -= 1
             return
         self._recent.append(elapsed)
-        if len(self._recent) > self.probe_steps:
-            self._recent.pop(0)
         if len(self._recent) == self.probe_steps and statistics.median(self._recent) > SLOWDOWN * self._reference:
             self.reprobes += 1
             self._plan_probes()

@@ -77,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
             study = optuna.load_study(study_name=args.show, storage=storage)
         except KeyError:
             raise ConfigError(f"no study {args.show!r} in {storage}") from None
-        print(table(study))
+        metric = "val_accuracy" if study.direction.name == "MAXIMIZE" else "val_loss"  # SweepSettings.direction inverted
+        print(table(study, metric))
         print(summary(study))
-        _write_html(args, study, "val_accuracy" if study.direction.name == "MAXIMIZE" else "val_loss")
+        _write_html(args, study, metric)
         return 0
     settings = _settings(args)
     study = run_sweep(settings, workers=args.workers, dask=args.dask)

@@ -54,9 +54,10 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    "the exit status is 1 when it finds a problem")
     t.add_argument("--threads", type=threads_option, default=None,
                    help="BLAS threads while training: auto measures 1 and all cores at the start of every epoch (and "
-                   "again when the steps slow down twofold) and keeps the faster (it follows the machine's load; faster on a busy machine, but the same command "
-                   "can then give another model), or a fixed count (needs threadpoolctl: glassnet[fast]). By default "
-                   "the BLAS keeps its own count and runs are bit-identical")
+                   "again when the steps slow down twofold) and keeps the faster (it follows the machine's load; "
+                   "faster on a busy machine, but the same command can then give another model), or a fixed count "
+                   "(needs threadpoolctl: glassnet[fast]). By default the BLAS keeps its own count and runs are "
+                   "bit-identical")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no per-epoch lines")
     t.add_argument("--json", **JSON_OPTION)
 
@@ -161,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet and not args.json:  # once the data and any checkpoint are in: errors stay one line
         print(f"configuration: {_config_line(plan.config)}", file=sys.stderr)
     try:
-        result = train(prep, callbacks=callbacks, state=state, threads=_threads(args))
+        # --threads defaults to None, the BLAS's own count, not auto: OpenBLAS rounds differently with another count, so
+        # auto would make the same command give another model (MNIST preset: 95.90% and 96.00% on two auto runs)
+        result = train(prep, callbacks=callbacks, state=state, threads=args.threads)
     except NonFiniteError as exc:
         return _diverged(args, plan, exc, checkpointer, doctor, before)
     wall = time.perf_counter() - started
@@ -290,13 +293,6 @@ def _report(args: argparse.Namespace, plan: _Plan, prep, result, wall: float, do
         print(f"warning: test accuracy {result.test_accuracy:.4f} is at chance for {n} classes (1/C = {1 / n:.4f}): "
               "the network learned nothing; run again with --doctor to find out why", file=sys.stderr)
     return status
-
-
-def _threads(args: argparse.Namespace) -> int | str | None:
-    """--threads; None (the BLAS's own count) by default. Not auto: OpenBLAS rounds differently with another
-    thread count, so auto would make the same command give another model from one run to the next (the MNIST
-    preset gave 95.90% and 96.00% on two auto runs, 96.65% pinned at 2 threads)."""
-    return args.threads
 
 
 def _config_line(config) -> str:
