@@ -559,6 +559,10 @@ def test_transform_returns_the_last_hidden_layers_activations():
     assert H.shape == (50, 8) and H.dtype == np.float64 and np.all(np.abs(H) <= 1)
     W, b = clf.model_.layers[-1].params["W"], clf.model_.layers[-1].params["b"]
     np.testing.assert_allclose(softmax(H @ W + b), clf.predict_proba(X[:50]), rtol=1e-10)
+    # without a hidden layer there is nothing to transform to: a ConfigError, not max() of an empty sequence
+    plain = GlassnetClassifier((), max_iter=2, random_state=0).fit(X, y)
+    with pytest.raises(ConfigError, match="transform needs a hidden layer"):
+        plain.transform(X[:5])
 
 
 def test_validation_loss_curve_next_to_loss_curve():

@@ -573,7 +573,11 @@ class GlassnetClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         output layer classifies, e.g. for a pipeline or a plot (scikit-learn #8291)."""
         check_is_fitted(self)
         X = self.model_.check_input(_validate_data(self, X, dtype=(np.float64, np.float32), reset=False))
-        last = max(i for i, layer in enumerate(self.model_.layers) if isinstance(layer, Activation))
+        hidden = [i for i, layer in enumerate(self.model_.layers) if isinstance(layer, Activation)]
+        if not hidden:
+            raise ConfigError("transform needs a hidden layer; this classifier has hidden_layer_sizes=() "
+                              "(logistic regression), whose only features are the inputs")
+        last = hidden[-1]
         chunks = []
         for start in range(0, X.shape[0], _PREDICT_CHUNK):
             captured: list[np.ndarray] = []
