@@ -223,6 +223,11 @@ def diagnose(
     return found + _alone(report, layer, X, found)
 
 
+def _failing_names(report: GradcheckReport) -> str:
+    """The failing tensors' names, as the findings quote them: "0.W, 2.W"."""
+    return ", ".join(t.name for t in report.failing())
+
+
 def _kinks(report: GradcheckReport) -> list[Finding]:
     if not report.n_kink_skipped:
         return []
@@ -251,7 +256,7 @@ def _precision(report, model, loss, X, y, l2, value_and_grad_fn) -> Finding | No
 
 def _ratio(report: GradcheckReport, X: np.ndarray | None) -> list[Finding]:
     """A sign flip or a constant scale (named 1/m when it equals the batch size) on every failing tensor."""
-    names = ", ".join(t.name for t in report.failing())
+    names = _failing_names(report)
     c = _common_ratio(report)
     if c is not None and abs(c + 1) < 0.02:
         return [Finding(
@@ -289,7 +294,7 @@ def _l2_or_weights(report, model, loss, X, y, l2, value_and_grad_fn, have_data: 
         return []
     return [Finding(
         "weights",
-        f"only weight tensors fail ({', '.join(t.name for t in failing)}), biases pass",
+        f"only weight tensors fail ({_failing_names(report)}), biases pass",
         "the bias gradients agree, so the upstream gradient reaching those layers is right",
         "the weight-gradient line (X^T G) or a regularisation term applied to the weights",
     )]
@@ -334,7 +339,7 @@ def _localise(report, model, loss, X, y, found: list[Finding]) -> list[Finding]:
     return [Finding(
         "objective",
         "every layer and the loss pass alone, yet the whole objective fails",
-        f"failing tensors: {', '.join(t.name for t in report.failing())}",
+        f"failing tensors: {_failing_names(report)}",
         "the glue: how the loss gradient, regularisation and layer gradients are combined",
     )]
 
@@ -354,7 +359,7 @@ def _alone(report, layer: Layer | None, X: np.ndarray | None, found: list[Findin
     return [Finding(
         "formula",
         f"the backward of {report.subject or 'this'} is wrong entry by entry "
-        f"({', '.join(t.name for t in failing)}): not a constant scale, not a sign flip",
+        f"({_failing_names(report)}): not a constant scale, not a sign flip",
         f"{opposite} of {checked} checked entries have the opposite sign to the finite difference; "
         f"max rel error {report.max_rel_error:.2g}",
         "the derivative formula itself: e.g. written in terms of the input where it needs the output "
